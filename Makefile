@@ -1,0 +1,54 @@
+# Entry points. `make setup` prepares a fresh Debian 12 machine; everything else builds on it.
+SHELL := /bin/bash
+VENV  ?= .venv
+BIN   := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+export ANSIBLE_FORCE_COLOR ?= 1
+INVENTORY ?= local
+IMAGE_ARCHIVE := .cache/images/stack-images.tar
+
+.PHONY: help setup demo down lint unit images e2e molecule molecule-provision test bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+setup: ## Install everything this project needs (venv, Docker engine, compose plugin, base images)
+	scripts/setup.sh
+
+demo: setup ## Deploy the demo stack on this machine (https://localhost)
+	ansible-playbook site.yml -i $(INVENTORY)
+
+down: ## Stop the local demo stack (volumes are kept)
+	docker compose --project-directory /opt/demo down
+
+lint: ## yamllint, ansible-lint (production profile), syntax check
+	yamllint --strict .
+	ansible-lint --profile production
+	ansible-playbook --syntax-check site.yml -i local
+	ansible-playbook --syntax-check playbooks/rollback.yml playbooks/restore.yml -i local
+
+unit: ## Fast tests: templates, filters, Dockerfiles
+	pytest -q tests/unit
+
+images: ## Build the image set on the local engine and export it for the test hosts
+	ansible-playbook playbooks/images.yml -i local
+	scripts/export-images.sh $(IMAGE_ARCHIVE)
+
+e2e: ## Deploy locally, then test deploy/redeploy/rollback over real HTTPS
+	pytest -q -m e2e tests/e2e
+
+molecule: ## Full site.yml on a fresh systemd Debian 12 host (converge, idempotence, verify)
+	molecule test -s default
+
+molecule-provision: ## Host provisioning on a fresh host, firewall checked from a second host
+	molecule test -s provision
+
+test: setup lint unit images e2e molecule molecule-provision ## Everything CI runs
+
+bench: ## Load tests against the local stack (not part of `test`)
+	benchmarks/run.sh
+
+clean: ## Remove the venv, caches and test hosts
+	-molecule destroy -s default
+	-molecule destroy -s provision
+	rm -rf $(VENV) .cache .pytest_cache

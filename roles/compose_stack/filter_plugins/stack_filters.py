@@ -1,0 +1,92 @@
+"""Filters for the Compose stack role.
+
+Sizing: Postgres and Redis do not read cgroup limits, so their memory settings are
+derived from the limit the stack gives them, with PGTune's rules of thumb (web profile).
+Releases: which release directories and application images fall out of the rollback window.
+"""
+
+import re
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def size_to_bytes(value):
+    """'768m' -> 805306368. Accepts Compose/Docker sizes: b, k, m, g, t (optionally with 'b'/'ib')."""
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*", str(value).lower())
+    if not match:
+        raise ValueError(f"not a memory size: {value!r} (use e.g. 512m or 2g)")
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[unit])
+
+
+def _pg_size(num_bytes):
+    """Postgres size literal, rounded down to whole MB (kB below 1 MB)."""
+    if num_bytes >= 1024**2:
+        return f"{num_bytes // 1024**2}MB"
+    return f"{max(num_bytes // 1024, 64)}kB"
+
+
+def pg_tuning(memory_limit, max_connections=100):
+    """Postgres settings for a container with the given memory limit.
+
+    shared_buffers 25 %, effective_cache_size 75 %, maintenance_work_mem 1/16,
+    work_mem = (limit - shared_buffers) / (3 * max_connections), min 4 MB-ish floor of 64 kB.
+    shm_size must hold shared_buffers plus parallel-query segments: give it shared_buffers + 64 MB.
+    """
+    limit = size_to_bytes(memory_limit)
+    max_connections = int(max_connections)
+    if limit < 128 * 1024**2:
+        raise ValueError(f"postgres memory limit {memory_limit!r} is below 128m")
+    shared_buffers = limit // 4
+    work_mem = (limit - shared_buffers) // (3 * max_connections)
+    return {
+        "settings": {
+            "max_connections": str(max_connections),
+            "shared_buffers": _pg_size(shared_buffers),
+            "effective_cache_size": _pg_size(limit * 3 // 4),
+            "maintenance_work_mem": _pg_size(min(limit // 16, 2 * 1024**3)),
+            "work_mem": _pg_size(work_mem),
+        },
+        "shm_size": f"{(shared_buffers + 64 * 1024**2) // 1024**2}m",
+    }
+
+
+def redis_maxmemory(memory_limit, ratio=0.75):
+    """Redis maxmemory in bytes: a share of the container limit, leaving room for
+    fragmentation, buffers and the AOF rewrite fork."""
+    ratio = float(ratio)
+    if not 0 < ratio < 1:
+        raise ValueError(f"redis maxmemory ratio must be between 0 and 1, got {ratio}")
+    return int(size_to_bytes(memory_limit) * ratio)
+
+
+def releases_to_prune(manifests, keep):
+    """manifests: {release: {service: image_ref}}; keep: releases to keep (rollback window).
+
+    Returns {"releases": [...], "images": [...]}: releases outside the window, and the
+    frontend/backend images only they use (base images such as postgres are never pruned).
+    """
+    keep = set(keep)
+    kept_refs = {ref for release, images in manifests.items() if release in keep for ref in images.values()}
+    pruned = sorted(release for release in manifests if release not in keep)
+    images = sorted(
+        {
+            ref
+            for release in pruned
+            for service, ref in manifests[release].items()
+            if service in ("frontend", "backend") and ref not in kept_refs
+        }
+    )
+    return {"releases": pruned, "images": images}
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "size_to_bytes": size_to_bytes,
+            "pg_tuning": pg_tuning,
+            "redis_maxmemory": redis_maxmemory,
+            "releases_to_prune": releases_to_prune,
+        }

@@ -1,0 +1,148 @@
+"""The rendered compose.yaml: topology, hardening, limits and secret handling."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_render import ROLES, render
+
+sys.path.insert(0, str(ROLES / "compose_stack" / "filter_plugins"))
+import stack_filters  # noqa: E402
+
+IMAGES = {
+    "edge": "deployer/nginx:1.22",
+    "frontend": "demo-frontend:1.2.3",
+    "backend": "demo-backend:1.2.3",
+    "postgres": "deployer/postgres:15",
+    "redis": "deployer/redis:7.0",
+}
+
+
+@pytest.fixture(scope="module")
+def compose():
+    text = render("compose_stack", "compose.yaml.j2", {"container_images_refs": IMAGES,
+                                                        "container_images_app_version": "1.2.3"})
+    return yaml.safe_load(text), text
+
+
+def test_no_version_key_and_project_name(compose):
+    doc, _ = compose
+    assert "version" not in doc
+    assert doc["name"] == "demo"
+    assert set(doc["services"]) == {"edge", "frontend", "backend", "postgres", "redis"}
+
+
+def test_only_edge_publishes_ports(compose):
+    doc, _ = compose
+    published = {name for name, svc in doc["services"].items() if svc.get("ports")}
+    assert published == {"edge"}
+    assert doc["services"]["edge"]["ports"] == ["0.0.0.0:80:8080", "0.0.0.0:443:8443"]
+
+
+def test_data_services_only_on_internal_networks(compose):
+    doc, _ = compose
+    nets = doc["networks"]
+    assert nets["app"]["internal"] is True and nets["data"]["internal"] is True
+    assert not nets["edge"].get("internal")
+    assert doc["services"]["postgres"]["networks"] == ["data"]
+    assert doc["services"]["redis"]["networks"] == ["data"]
+    assert "edge" not in doc["services"]["backend"]["networks"]
+
+
+@pytest.mark.parametrize("service,uid", [("edge", "101"), ("frontend", "101"), ("backend", "10001"), ("postgres", "999"), ("redis", "999")])
+def test_every_service_hardened(compose, service, uid):
+    svc = compose[0]["services"][service]
+    assert svc["user"] == f"{uid}:{uid}"
+    assert svc["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in svc["security_opt"]
+    assert svc["read_only"] is True
+    assert svc["healthcheck"]["test"]
+    limits = svc["deploy"]["resources"]["limits"]
+    assert limits["memory"] and limits["cpus"] and limits["pids"] > 0
+    assert svc["logging"]["options"]["max-size"] == "10m"
+    assert svc["restart"] == "unless-stopped"
+
+
+def test_startup_order_waits_for_health(compose):
+    svcs = compose[0]["services"]
+    assert svcs["edge"]["depends_on"] == {
+        "frontend": {"condition": "service_healthy"},
+        "backend": {"condition": "service_healthy"},
+    }
+    assert svcs["backend"]["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+    }
+
+
+def test_no_secret_values_in_compose(compose):
+    doc, text = compose
+    assert "PASSWORD:" not in text.replace("PASSWORD_FILE:", "")
+    for source in doc["secrets"].values():
+        assert source["file"].startswith("./secrets/")
+    assert doc["services"]["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    targets = {s["target"] for s in doc["services"]["backend"]["secrets"]}
+    assert targets == {"spring.datasource.password", "spring.data.redis.password"}
+
+
+def test_postgres_tuned_from_memory_limit(compose):
+    pg = compose[0]["services"]["postgres"]
+    settings = dict(arg.split("=", 1) for arg in pg["command"][2::2])
+    assert settings["shared_buffers"] == "256MB"  # 25 % of 1g
+    assert settings["effective_cache_size"] == "768MB"
+    assert pg["shm_size"] == "320m"
+    assert pg["volumes"] == ["pgdata:/var/lib/postgresql/data"]
+
+
+def test_redis_memory_capped_below_limit(compose):
+    redis = compose[0]["services"]["redis"]
+    cmd = redis["command"]
+    assert int(cmd[cmd.index("--maxmemory") + 1]) == int(256 * 1024**2 * 0.75)
+    assert cmd[cmd.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    assert "/run/secrets/redis.conf" in cmd
+
+
+def test_size_to_bytes():
+    assert stack_filters.size_to_bytes("768m") == 768 * 1024**2
+    assert stack_filters.size_to_bytes("2g") == 2 * 1024**3
+    assert stack_filters.size_to_bytes("512MiB") == 512 * 1024**2
+    with pytest.raises(ValueError, match="not a memory size"):
+        stack_filters.size_to_bytes("lots")
+
+
+def test_pg_tuning_rejects_tiny_limits_and_scales():
+    with pytest.raises(ValueError, match="below 128m"):
+        stack_filters.pg_tuning("64m")
+    big = stack_filters.pg_tuning("8g", 200)["settings"]
+    assert big["shared_buffers"] == "2048MB" and big["effective_cache_size"] == "6144MB"
+    assert big["work_mem"] == f"{(6 * 1024**3) // 600 // 1024**2}MB"
+
+
+def test_redis_maxmemory_ratio_bounds():
+    with pytest.raises(ValueError):
+        stack_filters.redis_maxmemory("256m", 1.5)
+
+
+def test_releases_to_prune_keeps_window_and_shared_images():
+    manifests = {
+        "1.0.0": {"frontend": "f:1.0.0", "backend": "b:1.0.0", "postgres": "pg:15"},
+        "1.0.1": {"frontend": "f:1.0.1", "backend": "b:1.0.0", "postgres": "pg:15"},
+        "1.0.2": {"frontend": "f:1.0.2", "backend": "b:1.0.2", "postgres": "pg:15"},
+    }
+    out = stack_filters.releases_to_prune(manifests, ["1.0.1", "1.0.2"])
+    assert out == {"releases": ["1.0.0"], "images": ["f:1.0.0"]}
+
+
+def test_health_probes_are_http_over_dev_tcp(compose):
+    svcs = compose[0]["services"]
+    probe = svcs["backend"]["healthcheck"]["test"]
+    assert probe[:3] == ["CMD", "bash", "-c"]
+    assert "printf 'GET /actuator/health HTTP/1.0\\r\\n" in probe[3]
+    assert "grep -Eq '^HTTP/1.[01] 200'" in probe[3]
+    assert "GET /healthz " in svcs["edge"]["healthcheck"]["test"][3]
+
+
+def test_frontend_is_internal_only(compose):
+    assert compose[0]["services"]["frontend"]["networks"] == ["app"]
