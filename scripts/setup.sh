@@ -35,6 +35,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" >"$stamp"
 fi
 
+# Collections: bundled with the pinned ansible package; fetched from Galaxy only if missing.
+if ! PATH="$VENV/bin:$PATH" "$VENV/bin/python" scripts/check-collections.py; then
+  "$VENV/bin/ansible-galaxy" collection install -r requirements.yml -p collections
+fi
+
 # --- Docker engine ----------------------------------------------------------
 docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
 if ! docker_answers; then

@@ -1,0 +1,38 @@
+"""Helpers for checking the Molecule host from the controller, over its real network address."""
+
+import http.client
+import json
+import socket
+import ssl
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def host_ip(host):
+    """The test host's address on the scenario network (what 'outside the host' sees)."""
+    out = host.check_output("ip -4 -o addr show dev eth0")
+    return out.split()[3].split("/")[0]
+
+
+def https(ip, method, path, body=None, timeout=10):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # self-signed before ACME, on purpose
+    conn = http.client.HTTPSConnection(ip, 443, context=ctx, timeout=timeout)
+    try:
+        headers = {"Host": "localhost"}
+        if body is not None:
+            body = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def port_open(ip, port, timeout=3):
+    with socket.socket() as sock:
+        sock.settimeout(timeout)
+        return sock.connect_ex((ip, port)) == 0

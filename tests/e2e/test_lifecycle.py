@@ -1,0 +1,105 @@
+"""The demo stack deployed by `ansible-playbook site.yml -i local`: serving, idempotence,
+zero-downtime releases, rollback and persistence, over real HTTPS through the edge."""
+
+import json
+import re
+import socket
+import time
+
+import pytest
+
+from conftest import Load, ansible_playbook, compose, report, request
+
+pytestmark = pytest.mark.e2e
+
+
+def test_main_job_prints_the_url(deployed):
+    assert "is up: https://localhost/" in deployed
+
+
+def test_spa_page_and_hashed_assets_load(deployed):
+    status, headers, body = request("GET", "/")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    html = body.decode()
+    assert '<div id="root">' in html
+    asset = re.search(r'src="(/assets/[^"]+\.js)"', html).group(1)
+    status, headers, body = request("GET", asset)
+    assert status == 200 and len(body) > 1000
+    assert "immutable" in headers["cache-control"]
+
+
+def test_api_reads_postgres_through_redis_cache(deployed):
+    status, _, body = request("POST", "/api/items", {"name": "e2e item", "description": "written by the e2e test"})
+    assert status == 201, body
+    created = json.loads(body)
+    status, headers, body = request("GET", "/api/items")
+    assert status == 200 and headers["x-cache"] == "MISS"
+    assert any(item["id"] == created["id"] for item in json.loads(body))
+    status, headers, _ = request("GET", "/api/items")
+    assert status == 200 and headers["x-cache"] == "HIT"
+    assert "no-store" in headers["cache-control"]
+    status, _, body = request("GET", f"/api/items/{created['id']}")
+    assert status == 200 and json.loads(body)["name"] == "e2e item"
+
+
+def test_only_the_edge_publishes_ports(deployed):
+    published = {}
+    for line in compose("ps", "--format", "json").splitlines():
+        entry = json.loads(line)
+        published[entry["Service"]] = [p for p in entry.get("Publishers") or [] if p.get("PublishedPort")]
+    assert set(published) == {"edge", "frontend", "backend", "postgres", "redis"}
+    assert sorted(p["PublishedPort"] for p in published["edge"]) == [80, 443]
+    assert all(not ports for service, ports in published.items() if service != "edge")
+    for port in (5432, 6379, 8080):
+        with socket.socket() as sock:
+            sock.settimeout(2)
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} answers on the host"
+
+
+def test_second_run_changes_nothing(deployed):
+    _, _, recap = ansible_playbook("site.yml", "-i", "local")
+    assert recap["changed"] == 0 and recap["failed"] == 0
+
+
+def _version():
+    status, _, body = request("GET", "/api/info")
+    assert status == 200
+    return json.loads(body)["version"]
+
+
+def test_release_and_rollback_without_dropping_requests(deployed):
+    assert _version() == "1.0.0"
+    started = time.monotonic()
+    with Load() as release:
+        ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", "container_images_app_version=1.0.1")
+    release_seconds = time.monotonic() - started
+    assert _version() == "1.0.1"
+
+    with Load() as rollback:
+        ansible_playbook("playbooks/rollback.yml", "-i", "local")
+    assert _version() == "1.0.0"
+
+    # Baseline: what a plain `docker compose up -d --force-recreate` of the backend costs.
+    with Load() as plain:
+        compose("up", "-d", "--force-recreate", "--no-deps", "backend")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and request("GET", "/api/info")[0] != 200:
+            time.sleep(0.5)
+
+    report("zero-downtime", {
+        "rolling_release": {"ok": release.ok, "failed": len(release.failures), "seconds": round(release_seconds, 1)},
+        "rollback": {"ok": rollback.ok, "failed": len(rollback.failures)},
+        "plain_compose_recreate": {"ok": plain.ok, "failed": len(plain.failures)},
+    })
+    assert release.failures == [] and release.ok > 20
+    assert rollback.failures == [] and rollback.ok > 20
+
+
+def test_data_survives_a_stack_restart(deployed):
+    status, _, body = request("POST", "/api/items", {"name": "survivor"})
+    assert status == 201
+    item_id = json.loads(body)["id"]
+    compose("down")
+    compose("up", "-d", "--wait")
+    status, _, body = request("GET", f"/api/items/{item_id}")
+    assert status == 200 and json.loads(body)["name"] == "survivor"
