@@ -1,0 +1,224 @@
+"""The application Dockerfile templates and the registry-free base Dockerfiles: structure,
+pinning, users, labels, build-only CA, no secrets, and hadolint (no Docker needed)."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REGISTRY_FREE, ROOT, hadolint, image_is_pinned, instructions, render_dockerfile, stages
+
+ROLE = ROOT / "roles" / "container_images"
+OCI_LABELS = ("title", "version", "revision", "created", "source")
+CA = "/etc/ssl/certs/ca-certificates.crt"
+
+FRONTEND_CASES = [
+    pytest.param({"container_images_flavor": flavor, "container_images_extra_ca_bundle": ca,
+                  "container_images_npm_registry": registry},
+                 id=f"{flavor}-{'ca' if ca else 'noca'}-{'mirror' if registry else 'npmjs'}")
+    for flavor in ("official", "registry_free")
+    for ca in ("", CA)
+    for registry in ("", "https://npm.example.com/")
+]
+BACKEND_CASES = [
+    pytest.param({"container_images_flavor": flavor, "container_images_extra_ca_bundle": ca,
+                  "container_images_backend_prebuilt_jar": jar,
+                  "container_images_maven_mirror_url": "https://maven.example.com/maven2" if not jar else ""},
+                 id=f"{flavor}-{'ca' if ca else 'noca'}-{'prebuilt' if jar else 'maven'}")
+    for flavor in ("official", "registry_free")
+    for ca in ("", CA)
+    for jar in ("", "/srv/app.jar")
+]
+
+
+def _labels(stage):
+    text = " ".join(args for keyword, args in stage if keyword == "LABEL")
+    return dict(re.findall(r'([\w.-]+)="([^"]*)"', text))
+
+
+def _user(stage):
+    users = [args for keyword, args in stage if keyword == "USER"]
+    return users[-1] if users else "root"
+
+
+def _common_checks(text, vars_):
+    parsed = stages(text)
+    assert len(parsed) >= 2, "multi-stage build expected"
+    for stage in parsed:
+        ref = stage[0][1].split()[0]
+        assert image_is_pinned(ref), f"unpinned FROM {ref}"
+    final = parsed[-1]
+    user = _user(final).split(":")[0]
+    assert user not in ("root", "0", ""), "the runtime stage must run as a non-root user"
+    labels = _labels(final)
+    for name in OCI_LABELS:
+        assert labels.get(f"org.opencontainers.image.{name}"), f"missing OCI label {name}"
+    assert labels["org.opencontainers.image.revision"] == "0123456789ab"
+    # No secret material baked in: no password/token/secret variables, no COPY of key files.
+    for keyword, args in instructions(text):
+        if keyword in ("ENV", "ARG"):
+            assert not re.search(r"(?i)(passw|secret|token|api_?key|credential)", args), f"{keyword} {args}"
+        if keyword == "COPY":
+            assert not re.search(r"(?i)(\.key|id_rsa|\.env\b|secrets?/)", args), f"COPY {args}"
+    # The extra CA: only in build stages, and only when asked for.
+    # (A prebuilt jar needs no network in its build stage, so no CA either.)
+    ca_wanted = bool(vars_.get("container_images_extra_ca_bundle")) and not vars_.get("container_images_backend_prebuilt_jar")
+    for index, stage in enumerate(parsed):
+        has_ca = any("extra-ca" in args for _, args in stage)
+        if index == len(parsed) - 1:
+            assert not has_ca, "the extra CA must stay out of the runtime stage"
+    assert ("extra-ca.pem" in text) == ca_wanted
+    return parsed
+
+
+@pytest.mark.parametrize("vars_", FRONTEND_CASES)
+def test_frontend_dockerfile(vars_, tmp_path):
+    text = render_dockerfile("frontend.Dockerfile.j2", **vars_)
+    parsed = _common_checks(text, vars_)
+    build, final = parsed[0], parsed[-1]
+    flavor = vars_["container_images_flavor"]
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    expected_node = defaults["container_images_official_node"] if flavor == "official" else "deployer/node:18"
+    expected_nginx = defaults["container_images_official_nginx"] if flavor == "official" else "deployer/nginx:1.22"
+    assert build[0][1] == f"{expected_node} AS build"
+    assert final[0][1] == expected_nginx
+    # Dependencies first (cached layer), then the sources, then the build.
+    body = [(k, a) for k, a in build]
+    copy_lock = body.index(("COPY", "package.json package-lock.json ./"))
+    npm_ci = next(i for i, (k, a) in enumerate(body) if k == "RUN" and a.startswith("npm ci"))
+    copy_src = body.index(("COPY", ". ."))
+    npm_build = next(i for i, (k, a) in enumerate(body) if k == "RUN" and "npm run build" in a)
+    assert copy_lock < npm_ci < copy_src < npm_build
+    if vars_["container_images_extra_ca_bundle"]:
+        env = " ".join(a for k, a in build if k == "ENV")
+        assert "NODE_EXTRA_CA_CERTS=" in env and "npm_config_cafile=" in env
+    assert ("npm_config_registry=https://npm.example.com/" in text) == bool(vars_["container_images_npm_registry"])
+    assert ("COPY", "--from=build /src/dist/ /usr/share/nginx/html/") in final
+    assert _user(final) == "101:101"
+    assert ("EXPOSE", "8080 8443") in final
+    assert not any(k == "HEALTHCHECK" for k, _ in final), "compose defines the frontend health check"
+    assert not any(k == "RUN" and re.search(r"\b(npm|node)\b", a) for k, a in final)
+    path = tmp_path / "Dockerfile"
+    path.write_text(text)
+    code, output = hadolint(path)
+    assert code == 0, output
+
+
+@pytest.mark.parametrize("vars_", BACKEND_CASES)
+def test_backend_dockerfile(vars_, tmp_path):
+    text = render_dockerfile("backend.Dockerfile.j2", **vars_)
+    parsed = _common_checks(text, vars_)
+    build, final = parsed[0], parsed[-1]
+    prebuilt = bool(vars_["container_images_backend_prebuilt_jar"])
+    if prebuilt:
+        assert not any("mvn" in a for _, a in build)
+        assert ("COPY", "app.jar /build/app.jar") in build
+        assert "maven-settings.xml" not in text and "ImportCa.java" not in text
+    else:
+        body = list(build)
+        pom = body.index(("COPY", "pom.xml ./"))
+        warm = next(i for i, (k, a) in enumerate(body) if k == "RUN" and "-DskipTests" in a)
+        src = body.index(("COPY", "src ./src"))
+        full = next(i for i, (k, a) in enumerate(body) if k == "RUN" and a.startswith("mvn -B package"))
+        assert pom < warm < src < full
+        assert "COPY maven-settings.xml /root/.m2/settings.xml" in text
+        if vars_["container_images_extra_ca_bundle"]:
+            assert any(k == "RUN" and "ImportCa.java" in a for k, a in build)
+    assert ("COPY", "--from=build /build/app.jar /app/app.jar") in final
+    assert _user(final) == "10001:10001"
+    assert ("WORKDIR", "/app") in final
+    assert ("STOPSIGNAL", "SIGTERM") in final
+    assert ("EXPOSE", "8080") in final
+    env = " ".join(a for k, a in final if k == "ENV")
+    assert "-XX:MaxRAMPercentage=75" in env and "-XX:+ExitOnOutOfMemoryError" in env
+    entry = [a for k, a in final if k == "ENTRYPOINT"]
+    assert entry == ['["/usr/local/bin/app-entrypoint"]']
+    assert "exec java $JAVA_OPTS -jar /app/app.jar" in text
+    health = [a for k, a in final if k == "HEALTHCHECK"]
+    assert len(health) == 1 and "/dev/tcp/127.0.0.1/8080" in health[0] and "/actuator/health" in health[0]
+    assert "curl" not in health[0]
+    assert not any(k == "RUN" and re.search(r"\b(mvn|javac)\b", a) for k, a in final)
+    path = tmp_path / "Dockerfile"
+    path.write_text(text)
+    code, output = hadolint(path)
+    assert code == 0, output
+
+
+def test_build_args_are_declared_after_the_dependency_layer():
+    text = render_dockerfile("frontend.Dockerfile.j2", container_images_flavor="registry_free",
+                             container_images_frontend_build_args={"VITE_API_BASE": "/api"})
+    build = stages(text)[0]
+    arg = build.index(("ARG", "VITE_API_BASE"))
+    npm_ci = next(i for i, (k, a) in enumerate(build) if k == "RUN" and a.startswith("npm ci"))
+    assert arg > npm_ci, "build args must not invalidate the npm ci layer"
+    assert "/api" not in text, "build arg values are passed at build time, not rendered"
+
+
+REGISTRY_FREE_IMAGES = sorted(p.name for p in REGISTRY_FREE.iterdir() if (p / "Dockerfile").exists())
+
+
+def test_all_registry_free_images_present():
+    assert REGISTRY_FREE_IMAGES == ["jre", "maven", "nginx", "node", "postgres", "redis"]
+
+
+@pytest.mark.parametrize("name", REGISTRY_FREE_IMAGES)
+def test_registry_free_dockerfile(name):
+    path = REGISTRY_FREE / name / "Dockerfile"
+    text = path.read_text()
+    parsed = instructions(text)
+    assert parsed[0] == ("ARG", "BASE_IMAGE=deployer/debian:bookworm")
+    assert ("FROM", "${BASE_IMAGE}") in parsed
+    for keyword, args in parsed:
+        if keyword == "RUN" and "apt-get install" in args:
+            for install in re.findall(r"apt-get install[^&]*", args):
+                assert "--no-install-recommends" in install, install
+            assert "rm -rf /var/lib/apt/lists/*" in args, "apt lists must not stay in the layer"
+    labels = " ".join(a for k, a in parsed if k == "LABEL")
+    for label in ("title", "description", "version"):
+        assert f"org.opencontainers.image.{label}=" in labels
+    expected_user = {"postgres": "999:999", "redis": "999:999"}.get(name)
+    users = [a for k, a in parsed if k == "USER"]
+    assert (users[-1] if users else None) == expected_user
+    code, output = hadolint(path)
+    assert code == 0, output
+
+
+def test_registry_free_contracts():
+    nginx = (REGISTRY_FREE / "nginx" / "Dockerfile").read_text()
+    assert "--uid 101" in nginx and "--gid 101" in nginx and "STOPSIGNAL SIGQUIT" in nginx
+    assert "ln -sf /dev/stdout /var/log/nginx/access.log" in nginx
+    assert 'CMD ["nginx", "-g", "daemon off;"]' in nginx
+    postgres = (REGISTRY_FREE / "postgres" / "Dockerfile").read_text()
+    assert postgres.index("--uid 999") < postgres.index("apt-get install")
+    assert "STOPSIGNAL SIGINT" in postgres and "PGDATA=/var/lib/postgresql/data" in postgres
+    assert "PATH=/usr/lib/postgresql/15/bin:" in postgres
+    entry = (REGISTRY_FREE / "postgres" / "docker-entrypoint.sh").read_text()
+    for needle in ("POSTGRES_PASSWORD", "POSTGRES_USER postgres", "POSTGRES_DB", "POSTGRES_INITDB_ARGS",
+                   "/docker-entrypoint-initdb.d/", "scram-sha-256", 'exec "$@"'):
+        assert needle in entry, needle
+    redis = (REGISTRY_FREE / "redis" / "Dockerfile").read_text()
+    assert redis.index("--uid 999") < redis.index("apt-get install")
+    assert "WORKDIR /data" in redis and 'CMD ["redis-server"]' in redis
+    settings = (REGISTRY_FREE / "maven" / "settings.xml").read_text()
+    assert "<localRepository>/usr/share/maven-repo</localRepository>" in settings
+    assert "<offline>true</offline>" in settings
+
+
+def test_defaults_are_prefixed_documented_and_specified():
+    defaults_text = (ROLE / "defaults" / "main.yml").read_text()
+    defaults = yaml.safe_load(defaults_text)
+    specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    assert all(name.startswith("container_images_") for name in defaults)
+    assert set(defaults) == set(specs), set(defaults) ^ set(specs)
+    assert specs["container_images_flavor"]["choices"] == ["auto", "official", "registry_free"]
+    assert all("type" in spec for spec in specs.values())
+    vars_ = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
+    assert all(name.startswith("container_images__") for name in vars_)
+    lines = defaults_text.splitlines()
+    for index, line in enumerate(lines):
+        if re.match(r"^container_images_\w+:", line):
+            above = lines[index - 1] if index else ""
+            assert above.startswith("#") or re.match(r"^container_images_\w+:", above), f"undocumented: {line}"
+    for key in ("node", "nginx", "maven", "jre", "postgres", "redis"):
+        assert image_is_pinned(defaults[f"container_images_official_{key}"])
