@@ -1,0 +1,183 @@
+"""Fast checks of the edge_nginx role's rendered nginx configuration (no nginx needed)."""
+
+import re
+
+import pytest
+
+from edge_render import blocks, directives, render_edge
+
+SNIPPET = "include /etc/nginx/conf.d/snippets/security-headers.conf;"
+
+
+@pytest.fixture(scope="module", params=["frontend:8080", ""], ids=["proxy-spa", "static-spa"])
+def conf(request):
+    files = render_edge(edge_nginx_frontend_upstream=request.param)
+    files["all"] = "\n".join(files.values())
+    return files
+
+
+def test_tls_protocols_exactly_12_and_13(conf):
+    assert directives(conf["all"], "ssl_protocols") == ["TLSv1.2 TLSv1.3"]
+
+
+def test_ciphers_ecdhe_aead_only(conf):
+    (ciphers,) = directives(conf["all"], "ssl_ciphers")
+    for suite in ciphers.split(":"):
+        assert suite.startswith("ECDHE-"), suite
+        assert "DHE-" not in suite.replace("ECDHE-", ""), suite
+        assert re.search(r"GCM|CHACHA20", suite), suite
+        assert "CBC" not in suite and "SHA1" not in suite
+    assert directives(conf["all"], "ssl_prefer_server_ciphers") == ["off"]
+    assert directives(conf["all"], "ssl_ecdh_curve") == ["X25519:prime256v1:secp384r1"]
+    assert directives(conf["all"], "ssl_session_tickets") == ["off"]
+    assert directives(conf["all"], "ssl_session_cache")[0].startswith("shared:")
+    assert not directives(conf["all"], "ssl_dhparam")
+
+
+def test_no_ocsp_stapling(conf):
+    assert not re.search(r"(?m)^\s*ssl_stapling\s+on", conf["all"])
+    assert "OCSP" in conf["conf.d/00-http.conf"]
+
+
+def test_hsts(conf):
+    assert 'https "max-age=63072000; includeSubDomains"' in conf["conf.d/00-http.conf"]
+    assert "add_header Strict-Transport-Security $edge_hsts always;" in conf["conf.d/snippets/security-headers.conf"]
+
+
+def test_security_headers_snippet_complete(conf):
+    snippet = conf["conf.d/snippets/security-headers.conf"]
+    for header in ["Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "Permissions-Policy",
+                   "Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy", "X-Frame-Options"]:
+        lines = [d for d in directives(snippet, "add_header") if d.startswith(header + " ")]
+        assert len(lines) == 1, header
+        assert lines[0].endswith(" always"), header
+    csp = [d for d in directives(snippet, "add_header") if d.startswith("Content-Security-Policy")][0]
+    for part in ["default-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'self'",
+                 "form-action 'self'"]:
+        assert part in csp
+    assert '"DENY"' in snippet and '"nosniff"' in snippet
+
+
+def test_every_location_includes_security_headers(conf):
+    locations = [loc for server in blocks(conf["conf.d/10-edge.conf"], "server")
+                 for loc in blocks(server[1], "location")]
+    assert len(locations) >= 8
+    for header, body in locations:
+        assert SNIPPET in body, f"location {header} lacks the security headers snippet"
+    # No add_header outside locations (it would be silently dropped in every location).
+    for _, server in blocks(conf["conf.d/10-edge.conf"], "server"):
+        outside = re.sub(r"location[^{]*\{[^}]*\}", "", server)
+        assert "add_header" not in outside and "include /etc/nginx/conf.d/snippets/security" not in outside
+
+
+def test_429_with_json(conf):
+    text = conf["all"]
+    assert directives(text, "limit_req_status") == ["429"]
+    assert directives(text, "limit_conn_status") == ["429"]
+    assert directives(text, "error_page").count("429 = @too_many") == 2
+    assert "return 429 '{\"error\":\"too_many_requests\"}';" in text
+    (_, body), = [b for b in blocks(conf["conf.d/10-edge.conf"], "location") if b[0] == "@too_many"][:1]
+    assert "default_type application/json;" in body
+
+
+def test_limits(conf):
+    text = conf["all"]
+    assert "zone=edge_api:10m rate=20r/s" in text
+    assert "zone=edge_auth:10m rate=5r/m" in text
+    assert "limit_req zone=edge_api burst=40 nodelay" in text
+    assert "limit_conn edge_perip 100" in text
+    for name in ["client_header_timeout", "client_body_timeout", "send_timeout", "keepalive_timeout",
+                 "client_max_body_size", "large_client_header_buffers"]:
+        assert directives(text, name), name
+    assert not directives(text, "set_real_ip_from")
+
+
+def test_real_ip_only_with_trusted_proxies():
+    text = render_edge(edge_nginx_trusted_proxies=["10.0.0.0/8", "192.0.2.1"])["conf.d/00-http.conf"]
+    assert directives(text, "set_real_ip_from") == ["10.0.0.0/8", "192.0.2.1"]
+    assert directives(text, "real_ip_header") == ["X-Forwarded-For"]
+    assert directives(text, "real_ip_recursive") == ["on"]
+
+
+def test_server_tokens_off_and_logs(conf):
+    assert directives(conf["all"], "server_tokens") == ["off"]
+    assert directives(conf["all"], "access_log")[0].startswith("/dev/stdout")
+    assert directives(conf["nginx.conf"], "error_log")[0].startswith("/dev/stderr")
+
+
+def test_non_root_readonly_layout(conf):
+    main = conf["nginx.conf"]
+    assert not directives(main, "user")
+    assert directives(main, "pid") == ["/tmp/nginx.pid"]
+    for name in ["client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path"]:
+        assert directives(main, name)[0].startswith("/tmp/"), name
+    assert directives(main, "worker_connections") == ["16384"]
+    assert directives(main, "multi_accept") == ["on"]
+    assert directives(main, "worker_rlimit_nofile") == ["65535"]
+    assert not directives(main, "load_module")
+
+
+def test_listen_ports(conf):
+    listens = directives(conf["conf.d/10-edge.conf"], "listen")
+    assert listens == ["8080 default_server", "8443 ssl http2 default_server"]
+
+
+def test_http_server_redirects_except_acme(conf):
+    http_server = blocks(conf["conf.d/10-edge.conf"], "server")[0][1]
+    locs = dict(blocks(http_server, "location"))
+    assert "root /var/www/acme;" in locs["^~ /.well-known/acme-challenge/"]
+    assert "return 308 https://$host$request_uri;" in locs["/"]
+    custom = render_edge(edge_nginx_public_https_port=8443)["conf.d/10-edge.conf"]
+    assert "return 308 https://$host:8443$request_uri;" in custom
+
+
+def test_routing_and_caching(conf):
+    https_server = blocks(conf["conf.d/10-edge.conf"], "server")[1][1]
+    locs = dict(blocks(https_server, "location"))
+    assert 'Cache-Control "public, max-age=31536000, immutable"' in locs["/assets/"]
+    for api in ["/api/", "/api/auth/", "= /actuator/health", "/actuator/"]:
+        assert 'Cache-Control "no-store"' in locs[api], api
+    assert "proxy_pass http://edge_backend;" in locs["/api/"]
+    assert "return 404" in locs["/actuator/"]
+    assert "limit_req zone=edge_auth" in locs["/api/auth/"]
+    if "proxy_pass http://edge_frontend;" in locs["/"]:
+        assert 'Cache-Control "no-cache"' in locs["/"]
+    else:
+        assert "try_files $uri /index.html;" in locs["/"]
+        assert 'Cache-Control "no-cache"' in locs["= /index.html"]
+
+
+def test_upstream_keepalive_and_proxy(conf):
+    ups = dict(blocks(conf["conf.d/00-http.conf"], "upstream"))
+    assert "server backend:8080" in ups["edge_backend"] and "keepalive 32;" in ups["edge_backend"]
+    proxy = conf["conf.d/snippets/proxy.conf"]
+    assert directives(proxy, "proxy_http_version") == ["1.1"]
+    assert 'Connection ""' in proxy
+    assert "proxy_next_upstream error timeout http_502 http_503" in proxy
+    assert directives(proxy, "proxy_next_upstream_tries") == ["2"]
+    for header in ["X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-ID"]:
+        assert f"proxy_set_header {header} " in proxy
+
+
+def test_performance(conf):
+    text = conf["all"]
+    for name in ["sendfile", "tcp_nopush", "tcp_nodelay", "gzip"]:
+        assert directives(text, name) == ["on"], name
+    assert directives(text, "open_file_cache")
+    assert "brotli" not in strip(text)
+
+
+def test_brotli_opt_in():
+    files = render_edge(edge_nginx_brotli=True)
+    assert directives(files["nginx.conf"], "load_module")
+    assert directives(files["conf.d/00-http.conf"], "brotli") == ["on"]
+
+
+def test_http2_directive_style():
+    text = render_edge(edge_nginx_http2_style="directive")["conf.d/10-edge.conf"]
+    assert directives(text, "http2") == ["on"]
+    assert "8443 ssl default_server" in directives(text, "listen")
+
+
+def strip(text):
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
