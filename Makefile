@@ -7,7 +7,7 @@ export ANSIBLE_FORCE_COLOR ?= 1
 INVENTORY ?= local
 IMAGE_ARCHIVE := .cache/images/stack-images.tar
 
-.PHONY: help setup demo down lint unit images e2e molecule molecule-provision test bench clean
+.PHONY: help setup demo down lint unit images integration e2e molecule molecule-provision test bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ images: ## Build the image set on the local engine and export it for the test ho
 	ansible-playbook playbooks/images.yml -i local
 	scripts/export-images.sh $(IMAGE_ARCHIVE)
 
+integration: ## Roles against this machine's engine: image builds, edge + certbot (pebble), backups
+	pytest -q -m integration tests/integration
+
 e2e: ## Deploy locally, then test deploy/redeploy/rollback over real HTTPS
 	pytest -q -m e2e tests/e2e
 
@@ -43,7 +46,7 @@ molecule: ## Full site.yml on a fresh systemd Debian 12 host (converge, idempote
 molecule-provision: ## Host provisioning on a fresh host, firewall checked from a second host
 	molecule test -s provision
 
-test: setup lint unit images e2e molecule molecule-provision ## Everything CI runs
+test: setup lint unit images integration e2e molecule molecule-provision ## Everything CI runs
 
 bench: ## Load tests against the local stack (not part of `test`)
 	benchmarks/run.sh

@@ -65,7 +65,8 @@ fi
 log "$(docker compose version)"
 
 # --- Tools the test suite drives --------------------------------------------
-apt_install debootstrap openssl curl
+# debootstrap builds the base image; pebble, certbot and testssl.sh drive the edge integration tests.
+apt_install debootstrap openssl curl pebble certbot testssl.sh
 
 # --- Offline base images (only when no registry answers) --------------------
 "$ROOT/scripts/base-image.sh"

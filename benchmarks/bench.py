@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""Load phases of the benchmark against ONE deployed stack; writes a JSON file.
+
+    bench.py --name tuned --project bench-tuned --out results/tuned.json [--sweep] [--hold-rate N]
+
+Every load run is wrk (benchmarks/wrk/bench.lua), bounded by -d and a hard timeout. The target
+is the edge container's address on the stack's own bridge network (see docs/benchmarks.md for
+why not the 127.0.0.1 published port). CPU: the load generator's from wait4() rusage, the
+stack's from each container's cgroup (cpuacct), the Docker daemons' from /proc.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import ssl
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LUA = HERE / "wrk" / "bench.lua"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+
+# Durations (s) and sizes; quick mode is a smoke run of the same phases.
+P = {
+    "warmup": 4 if QUICK else 6,
+    "capacity": 5 if QUICK else 10,
+    "open": 6 if QUICK else 20,
+    "sweep_step": 6 if QUICK else 15,
+    "hold": 20 if QUICK else 75,
+    "hold_conns": 2000 if QUICK else 10000,
+    "capacity_conns": 64,
+}
+# Fixed arrival rates (requests/s) of the open-model runs, the same for both stacks.
+OPEN_RATES = {"static": 1000, "cached": 600, "db": 600, "write": 200}
+OPEN_THINK_MS = 1000  # connections = rate * think time
+SWEEP_RATES = [400, 800, 1600] if QUICK else [500, 1000, 1500, 2000, 2500, 3000, 4000]
+SWEEP_THINK_MS = 2000
+P95_LIMIT_MS = 200.0
+THREADS = 2
+
+
+def log(msg):
+    print(f"[bench] {msg}", flush=True)
+
+
+# ---------------------------------------------------------------- CPU accounting
+def containers(project):
+    out = subprocess.run(["docker", "ps", "-q", "--no-trunc", "--filter",
+                          f"label=com.docker.compose.project={project}"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    names = {}
+    for cid in out:
+        svc = subprocess.run(["docker", "inspect", "-f",
+                              '{{index .Config.Labels "com.docker.compose.service"}}', cid],
+                             capture_output=True, text=True).stdout.strip()
+        names[cid] = svc or cid[:12]
+    return names
+
+
+def cgroup_cpu_ns(cid):
+    for path in (f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage",
+                 f"/sys/fs/cgroup/cpu,cpuacct/docker/{cid}/cpuacct.usage",
+                 f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat",
+                 f"/sys/fs/cgroup/docker/{cid}/cpu.stat"):
+        try:
+            text = Path(path).read_text()
+        except OSError:
+            continue
+        if path.endswith("cpu.stat"):
+            m = re.search(r"usage_usec (\d+)", text)
+            return int(m.group(1)) * 1000 if m else None
+        return int(text.strip())
+    return None
+
+
+def proc_cpu_s(names=("dockerd", "containerd", "docker-proxy", "containerd-shim")):
+    total = 0.0
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            stat = (p / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        if any(comm.startswith(n[:15]) for n in names):
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
+class CpuMeter:
+    def __init__(self, project):
+        self.project = project
+        self.ids = containers(project)
+
+    def snapshot(self):
+        return {"t": time.monotonic(), "docker": proc_cpu_s(),
+                "containers": {cid: cgroup_cpu_ns(cid) for cid in self.ids}}
+
+    def delta(self, a, b):
+        wall = b["t"] - a["t"]
+        per = {}
+        for cid, svc in self.ids.items():
+            x, y = a["containers"].get(cid), b["containers"].get(cid)
+            if x is not None and y is not None:
+                per[svc] = round((y - x) / 1e9 / wall, 3)
+        return {"stack_cores": round(sum(per.values()), 3), "per_service_cores": per,
+                "docker_daemons_cores": round((b["docker"] - a["docker"]) / wall, 3)}
+
+
+# ---------------------------------------------------------------- wrk runs
+def count_established(ip, port):
+    out = subprocess.run(["ss", "-Htn", "state", "established", "dst", f"{ip}:{port}"],
+                         capture_output=True, text=True).stdout
+    return sum(1 for line in out.splitlines() if line.strip())
+
+
+def wrk(meter, base, ip, port, label, conns, duration, paths, think_ms=0, method="GET", body=None,
+        think_max_ms=None, sample_conns=False):
+    env = dict(os.environ, WRK_PATHS=",".join(paths), WRK_METHOD=method, WRK_THINK_MS=str(think_ms))
+    if think_max_ms:
+        env["WRK_THINK_MAX_MS"] = str(think_max_ms)
+    if body:
+        env["WRK_BODY"] = body
+    threads = min(THREADS, conns)
+    cmd = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{duration}s", "--timeout", "5s",
+           "-s", str(LUA), base]
+    samples = []
+    stop = threading.Event()
+
+    def sampler():
+        while not stop.wait(2):
+            samples.append((round(time.monotonic() - t0, 1), count_established(ip, port)))
+
+    before = meter.snapshot()
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if sample_conns:
+        threading.Thread(target=sampler, daemon=True).start()
+    timer = threading.Timer(duration + 60, proc.kill)
+    timer.start()
+    output = proc.stdout.read()
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    timer.cancel()
+    stop.set()
+    after = meter.snapshot()
+    wall = after["t"] - before["t"]
+    m = re.search(r"^WRKJSON (.*)$", output, re.M)
+    if not m:
+        raise RuntimeError(f"wrk gave no result ({label}): {output[-2000:]}")
+    r = json.loads(m.group(1))
+    secs = r["duration_us"] / 1e6
+    errors = sum(r["errors"].values())
+    lat = {k: round(v / 1000, 2) for k, v in r["latency_us"].items()}
+    ok = sum(v for k, v in r["status_counts"].items() if k.startswith(("2", "3")))
+    res = {
+        "label": label, "connections": conns, "duration_s": round(secs, 1),
+        "think_ms": think_ms, "paths": sorted(set(paths)), "method": method,
+        "target_rate": round(conns * 1000 / think_ms) if think_ms else None,
+        "requests": r["requests"], "ok": ok,
+        "throughput_rps": round(r["requests"] / secs, 1),
+        "ok_rps": round(ok / secs, 1),
+        "errors": r["errors"], "error_count": errors,
+        "non_2xx": r["requests"] - ok,
+        "status_counts": r["status_counts"],
+        "error_rate": round((errors + r["requests"] - ok) / max(1, r["requests"] + r["errors"]["connect"]), 5),
+        "latency_ms": lat,
+        "loadgen_cores": round((ru.ru_utime + ru.ru_stime) / wall, 3),
+        **meter.delta(before, after),
+    }
+    if sample_conns:
+        res["established_samples"] = samples
+    log(f"{label}: {res['throughput_rps']} req/s (target {res['target_rate']}), p50 {lat['p50']} ms, "
+        f"p95 {lat['p95']} ms, p99 {lat['p99']} ms, max {lat['max']} ms, errors {errors}, "
+        f"non-2xx {res['non_2xx']}, loadgen {res['loadgen_cores']} cores, stack {res['stack_cores']} cores")
+    return res
+
+
+# ---------------------------------------------------------------- helpers
+def fetch(url, method="GET", data=None):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    req = urllib.request.Request(url, method=method, data=data, headers={
+        "Host": "localhost", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+        return resp.status, resp.read().decode()
+
+
+def edge_ip(project):
+    cid = subprocess.run(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}",
+                          "--filter", "label=com.docker.compose.service=edge"],
+                         capture_output=True, text=True, check=True).stdout.split()[0]
+    nets = json.loads(subprocess.run(["docker", "inspect", "-f", "{{json .NetworkSettings.Networks}}", cid],
+                                     capture_output=True, text=True, check=True).stdout)
+    # The published (non-internal) network: the one whose name ends in _default or _edge.
+    for name, net in sorted(nets.items()):
+        if name.endswith(("_edge", "_default")) and net.get("IPAddress"):
+            return net["IPAddress"]
+    return next(n["IPAddress"] for n in nets.values() if n.get("IPAddress"))
+
+
+def passes(r):
+    return (r["error_count"] == 0 and r["non_2xx"] == 0 and r["latency_ms"]["p95"] < P95_LIMIT_MS
+            and r["throughput_rps"] >= 0.9 * r["target_rate"])
+
+
+# ---------------------------------------------------------------- main
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--project", required=True)
+    ap.add_argument("--port", type=int, required=True, help="edge HTTPS port inside the container")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--sweep", action="store_true", help="find the highest sustained API rate")
+    ap.add_argument("--hold-rate", type=int, default=0, help="API rate of the connection-hold run")
+    args = ap.parse_args()
+
+    ip = edge_ip(args.project)
+    base = f"https://{ip}:{args.port}"
+    meter = CpuMeter(args.project)
+    log(f"{args.name}: {base} ({', '.join(sorted(meter.ids.values()))})")
+
+    # Seed: 100 items, so both stacks' list payload is the same size; find a hashed asset.
+    for i in range(100):
+        fetch(f"{base}/api/items", "POST", json.dumps({"name": f"seed {i}", "description": "bench seed"}).encode())
+    _, created = fetch(f"{base}/api/items", "POST", b'{"name":"bench-read","description":"read target"}')
+    item_id = json.loads(created)["id"]
+    _, index = fetch(f"{base}/")
+    assets = re.findall(r'(/assets/[^"]+\.js)', index)
+    asset = assets[0] if assets else "/"
+    _, listing = fetch(f"{base}/api/items")
+    write_body = json.dumps({"name": "bench write", "description": "x" * 64})
+    scenarios = {
+        "static": {"paths": [asset]},
+        "cached": {"paths": ["/api/items"]},
+        "db": {"paths": [f"/api/items/{item_id}"]},
+        "write": {"paths": ["/api/items"], "method": "POST", "body": write_body},
+    }
+    api_mix = ["/api/items"] * 4 + [f"/api/items/{item_id}"]
+
+    result = {"name": args.name, "project": args.project, "target": base, "quick": QUICK,
+              "params": P, "asset": asset, "list_bytes": len(listing),
+              "host": {"cores": os.cpu_count()}, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "warmup": {}, "capacity": {}, "open": {}, "sweep": [], "hold": None}
+
+    # 1. JIT/caches warm-up (not reported in the comparison).
+    for name, sc in scenarios.items():
+        result["warmup"][name] = wrk(meter, base, ip, args.port, f"warmup/{name}", 16, P["warmup"],
+                                     sc["paths"], 0, sc.get("method", "GET"), sc.get("body"))
+    fetch(f"{base}/api/items")  # refill the list cache dropped by the writes
+
+    # 2. Open model: the same fixed arrival rate for both stacks (writes last: they drop the cache).
+    for name, sc in scenarios.items():
+        rate = OPEN_RATES[name]
+        conns = max(1, round(rate * OPEN_THINK_MS / 1000))
+        result["open"][name] = wrk(meter, base, ip, args.port, f"open/{name}@{rate}", conns, P["open"],
+                                   sc["paths"], OPEN_THINK_MS, sc.get("method", "GET"), sc.get("body"))
+    fetch(f"{base}/api/items")
+
+    # 3. Closed model at 64 connections: the most each scenario gets through.
+    for name, sc in scenarios.items():
+        result["capacity"][name] = wrk(meter, base, ip, args.port, f"capacity/{name}", P["capacity_conns"],
+                                       P["capacity"], sc["paths"], 0, sc.get("method", "GET"), sc.get("body"))
+    fetch(f"{base}/api/items")
+
+    # 4. Rate sweep of the API read mix (80 % cached list, 20 % DB read): highest rate with
+    #    0 errors, p95 < 200 ms and >= 90 % of the target rate achieved.
+    best = 0
+    if args.sweep:
+        for rate in SWEEP_RATES:
+            conns = round(rate * SWEEP_THINK_MS / 1000)
+            r = wrk(meter, base, ip, args.port, f"sweep/api@{rate}", conns, P["sweep_step"], api_mix,
+                    SWEEP_THINK_MS)
+            r["pass"] = passes(r)
+            result["sweep"].append(r)
+            if not r["pass"]:
+                break
+            best = rate
+        result["sweep_best_rate"] = best
+
+    # 5. Hold N keep-alive connections for P["hold"] s while they carry the API mix at a fixed
+    #    rate: think time = N / rate. Retried 20 % lower (at most twice) on the swept stack.
+    hold_rate = args.hold_rate or best
+    if hold_rate:
+        attempts = []
+        for attempt in range(3 if args.sweep else 1):
+            think = round(P["hold_conns"] * 1000 / hold_rate)
+            r = wrk(meter, base, ip, args.port, f"hold/{P['hold_conns']}conns@{hold_rate}", P["hold_conns"],
+                    P["hold"], api_mix, think, think_max_ms=min(4 * think, 50000), sample_conns=True)
+            samples = [c for t, c in r["established_samples"] if t >= 15]
+            r["established_min_after_15s"] = min(samples) if samples else 0
+            r["established_max"] = max((c for _, c in r["established_samples"]), default=0)
+            r["pass"] = passes(r) and r["established_min_after_15s"] >= 0.99 * P["hold_conns"]
+            attempts.append(r)
+            if r["pass"] or not args.sweep:
+                break
+            hold_rate = int(hold_rate * 0.8 // 50 * 50)
+        result["hold"] = attempts[-1]
+        result["hold_attempts"] = attempts
+    result["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    log(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
