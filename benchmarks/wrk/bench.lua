@@ -8,6 +8,9 @@
 --                    connections together form an (approximately Poisson) fixed arrival rate
 --                    of connections / think time; the achieved rate is reported and checked.
 --   WRK_THINK_MAX_MS cap of a single pause (keeps idle connections under nginx keepalive_timeout)
+--   WRK_CONNS        connections per thread: their first request goes out within the first
+--                    min(think, 8 s) after connecting, as a browser's would (nginx closes a new
+--                    connection that sends nothing for client_header_timeout, 10 s in the edge)
 -- At the end one line "WRKJSON {...}" with requests, errors and latency percentiles (microseconds).
 
 local paths = {}
@@ -19,6 +22,9 @@ local body = os.getenv("WRK_BODY")
 local think = tonumber(os.getenv("WRK_THINK_MS") or "0")
 local think_max = tonumber(os.getenv("WRK_THINK_MAX_MS") or "0")
 if think_max <= 0 then think_max = think * 4 end
+local first_calls = tonumber(os.getenv("WRK_CONNS") or "0")
+local first_max = math.min(think, 8000)
+local calls = 0
 
 local headers = {
   ["Host"] = "localhost",
@@ -55,6 +61,10 @@ end
 
 if think > 0 then
   function delay()
+    calls = calls + 1
+    if calls <= first_calls then
+      return math.floor(math.random() * first_max)
+    end
     -- exponential pause, capped
     local d = -think * math.log(1 - math.random())
     if d > think_max then d = think_max end
