@@ -62,6 +62,7 @@ class Load:
     rate: float = 10.0
     ok: int = 0
     failures: list = field(default_factory=list)
+    successes: list = field(default_factory=list)  # monotonic times of answered requests
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _run(self):
@@ -76,11 +77,18 @@ class Load:
                 status, _, _ = request("GET", path, timeout=10)
                 if status == 200:
                     self.ok += 1
+                    self.successes.append(time.monotonic())
                 else:
                     self.failures.append(f"{path}: HTTP {status}")
             except Exception as exc:  # noqa: BLE001 - every failure counts
                 self.failures.append(f"{path}: {type(exc).__name__}: {exc}")
             time.sleep(max(0.0, 1.0 / self.rate - (time.monotonic() - started)))
+
+    @property
+    def longest_gap(self):
+        """Longest time between two answered requests, in seconds: the outage a user saw."""
+        gaps = [b - a for a, b in zip(self.successes, self.successes[1:])]
+        return round(max(gaps, default=0.0), 2)
 
     def __enter__(self):
         self._thread = threading.Thread(target=self._run, daemon=True)

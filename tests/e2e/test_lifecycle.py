@@ -87,9 +87,10 @@ def test_release_and_rollback_without_dropping_requests(deployed):
             time.sleep(0.5)
 
     report("zero-downtime", {
-        "rolling_release": {"ok": release.ok, "failed": len(release.failures), "seconds": round(release_seconds, 1)},
-        "rollback": {"ok": rollback.ok, "failed": len(rollback.failures)},
-        "plain_compose_recreate": {"ok": plain.ok, "failed": len(plain.failures)},
+        "rolling_release": {"ok": release.ok, "failed": len(release.failures), "longest_gap_s": release.longest_gap,
+                            "seconds": round(release_seconds, 1)},
+        "rollback": {"ok": rollback.ok, "failed": len(rollback.failures), "longest_gap_s": rollback.longest_gap},
+        "plain_compose_recreate": {"ok": plain.ok, "failed": len(plain.failures), "longest_gap_s": plain.longest_gap},
     })
     assert release.failures == [] and release.ok > 20
     assert rollback.failures == [] and rollback.ok > 20

@@ -101,6 +101,13 @@ def test_frontend_serves_with_a_read_only_root(first_run):
         response = docker("exec", name, "bash", "-c", probe).stdout
         assert re.match(r"HTTP/1\.[01] 200", response), response[:300]
         assert "<div id=" in response or "<!doctype" in response.lower(), "SPA fallback to index.html expected"
+        # The bundle ships pre-compressed and nginx serves that copy (gzip_static), not a fresh compression.
+        bundle = docker("exec", name, "bash", "-c", "ls /usr/share/nginx/html/assets/*.js | head -1").stdout.strip()
+        assert docker("exec", name, "test", "-s", bundle + ".gz", check=False).returncode == 0, bundle
+        probe_gz = probe.replace("Host: localhost", "Host: localhost\\r\\nAccept-Encoding: gzip").replace(
+            "/some/client/route", bundle.removeprefix("/usr/share/nginx/html"))
+        response = docker("exec", name, "bash", "-c", probe_gz + " | tr -d '\\r' | sed '/^$/q'").stdout  # headers only
+        assert "Content-Encoding: gzip" in response, response[:300]
     finally:
         docker("rm", "-f", name, check=False)
 

@@ -90,6 +90,7 @@ def test_frontend_dockerfile(vars_, tmp_path):
     copy_src = body.index(("COPY", ". ."))
     npm_build = next(i for i, (k, a) in enumerate(body) if k == "RUN" and "npm run build" in a)
     assert copy_lock < npm_ci < copy_src < npm_build
+    assert "gzip -9 -k -n" in body[npm_build][1], "assets are pre-compressed for gzip_static"
     if vars_["container_images_extra_ca_bundle"]:
         env = " ".join(a for k, a in build if k == "ENV")
         assert "NODE_EXTRA_CA_CERTS=" in env and "npm_config_cafile=" in env
