@@ -82,6 +82,8 @@ def test_release_and_rollback_without_dropping_requests(deployed):
     # Baseline: what a plain `docker compose up -d --force-recreate` of the backend costs.
     with Load() as plain:
         compose("up", "-d", "--force-recreate", "--no-deps", "backend")
+        # By hand, nginx also has to be told the new address (its upstreams resolve on reload).
+        compose("exec", "edge", "nginx", "-s", "reload")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and request("GET", "/api/info")[0] != 200:
             time.sleep(0.5)
