@@ -15,11 +15,16 @@ def host_ip(host):
     return out.split()[3].split("/")[0]
 
 
-def https(ip, method, path, body=None, timeout=10):
+def insecure_context():
+    """TLS client context that accepts the stack's self-signed certificate (no ACME in tests)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # self-signed before ACME, on purpose
-    conn = http.client.HTTPSConnection(ip, 443, context=ctx, timeout=timeout)
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def https(ip, method, path, body=None, timeout=10):
+    conn = http.client.HTTPSConnection(ip, 443, context=insecure_context(), timeout=timeout)
     try:
         headers = {"Host": "localhost"}
         if body is not None:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import https
+from conftest import https, insecure_context
 
 SECURITY_HEADERS = ("strict-transport-security", "content-security-policy", "x-content-type-options",
                     "referrer-policy", "permissions-policy", "x-frame-options", "cross-origin-opener-policy")
@@ -68,10 +68,7 @@ def test_api_is_never_cached_and_index_is_revalidated(host_ip):
 
 def test_burst_beyond_the_api_limit_gets_429_then_recovers(host_ip):
     time.sleep(2)  # let the bucket drain after the other tests
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    conn = http.client.HTTPSConnection(host_ip, 443, context=ctx, timeout=10)
+    conn = http.client.HTTPSConnection(host_ip, 443, context=insecure_context(), timeout=10)
     statuses, limited = [], None
     try:
         for _ in range(150):  # far beyond rate + burst, back to back on one connection
