@@ -119,7 +119,15 @@ def test_non_root_readonly_layout(conf):
 
 def test_listen_ports(conf):
     listens = directives(conf["conf.d/10-edge.conf"], "listen")
-    assert listens == ["8080 default_server", "8443 ssl http2 default_server"]
+    # an explicit backlog: nginx's own 511 overflows under a burst of new TLS clients
+    assert listens == ["8080 default_server backlog=8192", "8443 ssl http2 default_server backlog=8192"]
+
+
+def test_listen_backlog_and_ipv6():
+    text = render_edge(edge_nginx_listen_backlog=1024, edge_nginx_listen_ipv6=True)["conf.d/10-edge.conf"]
+    assert directives(text, "listen") == [
+        "8080 default_server backlog=1024", "[::]:8080 default_server backlog=1024",
+        "8443 ssl http2 default_server backlog=1024", "[::]:8443 ssl http2 default_server backlog=1024"]
 
 
 def test_http_server_redirects_except_acme(conf):
@@ -176,7 +184,7 @@ def test_brotli_opt_in():
 def test_http2_directive_style():
     text = render_edge(edge_nginx_http2_style="directive")["conf.d/10-edge.conf"]
     assert directives(text, "http2") == ["on"]
-    assert "8443 ssl default_server" in directives(text, "listen")
+    assert "8443 ssl default_server backlog=8192" in directives(text, "listen")
 
 
 def strip(text):
