@@ -4,13 +4,16 @@
 --   WRK_METHOD       GET (default) or POST
 --   WRK_BODY         request body (POST), sent as application/json
 --   WRK_THINK_MS     mean think time per connection in ms (0 = closed model, no pause).
---                    Pauses are exponentially distributed, so with think time >> latency the
---                    connections together form an (approximately Poisson) fixed arrival rate
---                    of connections / think time; the achieved rate is reported and checked.
---   WRK_THINK_MAX_MS cap of a single pause (keeps idle connections under nginx keepalive_timeout)
---   WRK_CONNS        connections per thread: their first request goes out within the first
---                    min(think, 8 s) after connecting, as a browser's would (nginx closes a new
---                    connection that sends nothing for client_header_timeout, 10 s in the edge)
+--                    With think time >> latency the connections together form an
+--                    (approximately Poisson) fixed arrival rate of connections / think time;
+--                    the achieved rate is reported and checked.
+--   WRK_PAUSE_MAX_MS longest single pause (default 7500). Pauses are uniform: over
+--                    [0, 2 x think] while that fits under the cap, else over
+--                    [2 x think - cap, cap]; the mean is the think time either way.
+--                    The cap exists for NEW connections: wrk pauses before the first request
+--                    too, its script API cannot tell that pause from a keep-alive one, and nginx
+--                    closes a connection that sends nothing within client_header_timeout (10 s in
+--                    the edge), counted from the accept, so it includes the TLS handshake.
 -- At the end one line "WRKJSON {...}" with requests, errors and latency percentiles (microseconds).
 
 local paths = {}
@@ -20,11 +23,12 @@ end
 local method = os.getenv("WRK_METHOD") or "GET"
 local body = os.getenv("WRK_BODY")
 local think = tonumber(os.getenv("WRK_THINK_MS") or "0")
-local think_max = tonumber(os.getenv("WRK_THINK_MAX_MS") or "0")
-if think_max <= 0 then think_max = think * 4 end
-local first_calls = tonumber(os.getenv("WRK_CONNS") or "0")
-local first_max = math.min(think, 8000)
-local calls = 0
+local pause_max = tonumber(os.getenv("WRK_PAUSE_MAX_MS") or "7500")
+if think > pause_max then
+  error(string.format("think time %d ms > pause cap %d ms: use more connections", think, pause_max))
+end
+local pause_min = math.max(0, 2 * think - pause_max)
+local pause_span = 2 * think - 2 * pause_min
 
 local headers = {
   ["Host"] = "localhost",
@@ -61,14 +65,7 @@ end
 
 if think > 0 then
   function delay()
-    calls = calls + 1
-    if calls <= first_calls then
-      return math.floor(math.random() * first_max)
-    end
-    -- exponential pause, capped
-    local d = -think * math.log(1 - math.random())
-    if d > think_max then d = think_max end
-    return math.floor(d)
+    return math.floor(pause_min + math.random() * pause_span)
   end
 end
 
