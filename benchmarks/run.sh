@@ -3,7 +3,7 @@
 # BASELINE (benchmarks/baseline/compose.yaml, project bench-baseline) from the same images, load
 # both with wrk on this machine only, and write benchmarks/results/ (JSON, PNG, HTML, Markdown).
 #
-#   benchmarks/run.sh              full run (~20 min)
+#   benchmarks/run.sh              full run (~17 min)
 #   BENCH_QUICK=1 benchmarks/run.sh  smoke run of the same phases (~6 min, 2,000 connections)
 #   KEEP_BENCH=1 ...               leave both stacks running afterwards
 #
