@@ -330,7 +330,8 @@ def main():
     #    rate: think time = N / rate. Retried 20 % lower (at most twice, not below the rate the
     #    pause cap sets) on the swept stack.
     floor = math.ceil(P["hold_conns"] * 1000 / PAUSE_MAX_MS)
-    hold_rate = max(args.hold_rate or best, floor) if (args.hold_rate or best) else 0
+    requested = args.hold_rate or best
+    hold_rate = max(requested, floor) if requested else 0
     if hold_rate:
         attempts = []
         for attempt in range(3 if args.sweep else 1):
