@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+testinfra_hosts = ["ansible://deployer-host"]  # the systemd host; minimal-host: test_minimal_host.py
+
 PROJECT = "demo"
 BACKUP_DIR = f"/var/backups/{PROJECT}/postgres"
 BACKUP = f"/usr/local/sbin/{PROJECT}-pg-backup"

@@ -10,6 +10,8 @@ import pytest
 
 from conftest import https, insecure_context
 
+testinfra_hosts = ["ansible://deployer-host"]  # the systemd host; minimal-host: test_minimal_host.py
+
 SECURITY_HEADERS = ("strict-transport-security", "content-security-policy", "x-content-type-options",
                     "referrer-policy", "permissions-policy", "x-frame-options", "cross-origin-opener-policy")
 

@@ -5,6 +5,8 @@ import time
 
 from conftest import https, port_open
 
+testinfra_hosts = ["ansible://deployer-host"]  # the systemd host; minimal-host: test_minimal_host.py
+
 STACK = "/opt/demo"
 COMPOSE = f"docker compose --project-directory {STACK}"
 SERVICES = {"edge", "frontend", "backend", "postgres", "redis"}
