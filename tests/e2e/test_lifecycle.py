@@ -5,10 +5,11 @@ import json
 import re
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import Load, ansible_playbook, compose, report, request
+from conftest import STACK_DIR, Load, ansible_playbook, compose, report, request
 
 pytestmark = pytest.mark.e2e
 
@@ -96,6 +97,22 @@ def test_release_and_rollback_without_dropping_requests(deployed):
     })
     assert release.failures == [] and release.ok > 20
     assert rollback.failures == [] and rollback.ok > 20
+
+
+@pytest.mark.parametrize("target, message", [
+    ("0.0.9", "is not among the kept releases"),      # never deployed (or pruned)
+    ("../../etc", "must be empty (the previous release) or a release tag"),
+])
+def test_rollback_to_a_bad_release_fails_before_any_change(deployed, target, message):
+    state = (Path(STACK_DIR) / "releases" / "state.json").read_text()
+    compose_file = (Path(STACK_DIR) / "compose.yaml").read_text()
+    rc, out, recap = ansible_playbook("playbooks/rollback.yml", "-i", "local", "-e", f"compose_stack_rollback_to={target}",
+                                      check=False)
+    assert rc != 0 and recap["changed"] == 0
+    flat = " ".join(out.split())
+    assert "compose_stack_rollback_to" in flat and message in flat, out[-3000:]
+    assert (Path(STACK_DIR) / "releases" / "state.json").read_text() == state
+    assert (Path(STACK_DIR) / "compose.yaml").read_text() == compose_file
 
 
 def test_data_survives_a_stack_restart(deployed):

@@ -302,8 +302,8 @@ def test_restore_refuses_without_confirmation(env):
     before = env.checksums()
     res = env.playbook("restore.yml", check=False)
     assert res.returncode != 0
-    assert "REFUSING TO RESTORE" in res.stdout and "restore_confirm=yes-destroy-current-data" in res.stdout
-    res = env.playbook("restore.yml", "-e", "restore_confirm=yes", check=False)
+    assert "REFUSING TO RESTORE" in res.stdout and "pg_backup_restore_confirm=yes-destroy-current-data" in res.stdout
+    res = env.playbook("restore.yml", "-e", "pg_backup_restore_confirm=yes", check=False)
     assert res.returncode != 0 and "REFUSING TO RESTORE" in res.stdout
     assert env.sets("pre-restore") == [], "nothing may happen before the confirmation"
     assert env.checksums() == before
@@ -319,7 +319,7 @@ def test_disaster_destroy_volume_then_restore_is_identical(env):
     assert "orders" not in env.psql("SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'")
     rpo = time.time() - last_success
     t0 = time.monotonic()
-    res = env.playbook("restore.yml", "-e", f"restore_confirm={CONFIRM}")
+    res = env.playbook("restore.yml", "-e", f"pg_backup_restore_confirm={CONFIRM}")
     rto = time.monotonic() - t0
     assert env.checksums() == before
     assert "RTO" in res.stdout
@@ -336,7 +336,7 @@ def test_disaster_destroy_volume_then_restore_is_identical(env):
 def test_restore_named_set_by_id(env):
     env.psql("DELETE FROM orders WHERE id > 90000")
     set_name = env.sets("daily")[-1]
-    env.playbook("restore.yml", "-e", f"restore_confirm={CONFIRM}", "-e", f"restore_backup_id=daily/{set_name}")
+    env.playbook("restore.yml", "-e", f"pg_backup_restore_confirm={CONFIRM}", "-e", f"pg_backup_restore_set=daily/{set_name}")
     assert env.psql("SELECT count(*) FROM orders") == "100000\n"
 
 

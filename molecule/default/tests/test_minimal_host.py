@@ -106,7 +106,7 @@ def test_systemd_roles_refuse_before_any_change(tmp_path):
     play = tmp_path / "hardening.yml"
     play.write_text("- hosts: minimal-host\n  become: true\n  roles: [host_hardening]\n")
     run = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(play)],
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-e", "{\"host_hardening_enabled\": true}", str(play)],
         capture_output=True, text=True, timeout=300, cwd=os.environ["MOLECULE_PROJECT_DIRECTORY"],
         env={**os.environ, "ANSIBLE_FORCE_COLOR": "0"})
     assert run.returncode != 0
