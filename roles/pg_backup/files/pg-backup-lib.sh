@@ -1,18 +1,30 @@
-# ---- settings rendered by Ansible (role pg_backup) -----------------------------------
-PROJECT={{ pg_backup_project | quote }}
-COMPOSE_DIR={{ pg_backup_compose_dir | quote }}
-SERVICE={{ pg_backup_service | quote }}
-DB_USER={{ pg_backup_db_user | quote }}
-DATABASES=({% for db in pg_backup_databases %}{{ db | quote }} {% endfor %})
-BACKUP_DIR={{ pg_backup_dir | quote }}
-TEXTFILE_DIR={{ pg_backup_textfile_dir | quote }}
-# shellcheck disable=SC2034  # not every script uses every setting
-AGE_RECIPIENTS=({% for r in pg_backup_age_recipients %}{{ r | quote }} {% endfor %})
-AGE_IDENTITY_FILE={{ pg_backup_age_identity_file | quote }}
-# shellcheck disable=SC2016  # the hook is run later by bash -c
-ON_FAILURE_COMMAND={{ pg_backup_on_failure_command | quote }}
+# shellcheck shell=bash
+# Shared part of <project>-pg-backup, <project>-pg-restore-drill and <project>-pg-restore (role pg_backup):
+# loads the settings Ansible rendered into pg-backup.conf, then defines the helpers. Sourced, never run.
+#
+# The calling script sets PG_BACKUP_BASE ("<project>-pg-backup", from its own name) before sourcing this file.
+# Settings file: $PG_BACKUP_CONF, by default /etc/<project>-pg-backup/pg-backup.conf.
+
+# ---- settings rendered by Ansible (templates/pg-backup.conf.j2) ----------------------------
+PG_BACKUP_CONF="${PG_BACKUP_CONF:-/etc/${PG_BACKUP_BASE:?}/pg-backup.conf}"
+if [[ ! -r "$PG_BACKUP_CONF" ]]; then
+  echo "${0##*/}: cannot read the settings file ${PG_BACKUP_CONF} (set PG_BACKUP_CONF or re-run playbooks/backups.yml)" >&2
+  exit 1
+fi
+# shellcheck source=/dev/null  # rendered at deploy time from templates/pg-backup.conf.j2
+. "$PG_BACKUP_CONF"
+for _setting in PROJECT COMPOSE_DIR SERVICE DB_USER DATABASES BACKUP_DIR TEXTFILE_DIR AGE_RECIPIENTS \
+    AGE_IDENTITY_FILE ON_FAILURE_COMMAND LOCK_TIMEOUT COMPRESS GLOBALS ROW_COUNTS KEEP_DAILY KEEP_WEEKLY \
+    KEEP_MONTHLY KEEP_PRE_RESTORE WEEKLY_DAY MONTHLY_DAY MAX_AGE OFFSITE OFFSITE_ENV_FILE RESTIC_REPO \
+    RESTIC_PASSWORD_FILE_PATH RESTIC_FORGET_ARGS RCLONE_REMOTE RCLONE_CONFIG_FILE STRICT_SOURCE NO_OWNER; do
+  if ! declare -p "$_setting" >/dev/null 2>&1; then
+    echo "${0##*/}: ${PG_BACKUP_CONF} does not set ${_setting} (re-run playbooks/backups.yml)" >&2
+    exit 1
+  fi
+done
+unset _setting
 LOCK_FILE="/run/lock/${PROJECT}-pg-backup.lock"
-LOCK_TIMEOUT={{ pg_backup_lock_timeout | int }}
+
 # ---- shared helpers ------------------------------------------------------------------
 umask 077
 export LC_ALL=C
@@ -45,7 +57,7 @@ CID=""
 resolve_container() {
   CID="$(docker compose --project-directory "$COMPOSE_DIR" ps -q "$SERVICE" 2>/dev/null | head -n1)" || true
   [[ -n "$CID" ]] || die "service '${SERVICE}' of the compose project in ${COMPOSE_DIR} is not running"
-  [[ "$(docker inspect -f '{{ '{{' }}.State.Running{{ '}}' }}' "$CID")" == true ]] || die "container ${CID} is not running"
+  [[ "$(docker inspect -f '{{.State.Running}}' "$CID")" == true ]] || die "container ${CID} is not running"
   if [[ -z "$DB_USER" ]]; then
     # Official image contract: POSTGRES_USER is the superuser (default postgres).
     DB_USER="$(docker exec "$CID" printenv POSTGRES_USER 2>/dev/null || true)"
@@ -72,6 +84,7 @@ list_databases() {
 }
 
 # Row count of every table, one "schema.table<TAB>count" line each, sorted.
+# shellcheck disable=SC2034  # used by the scripts that source this file
 ROWCOUNT_SQL="SELECT format('%s.%s', n.nspname, c.relname) || chr(9) ||
   (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
