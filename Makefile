@@ -6,6 +6,11 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_FORCE_COLOR ?= 1
 INVENTORY ?= local
 IMAGE_ARCHIVE := .cache/images/stack-images.tar
+# Every shell script: *.sh files and files whose first line is a sh/bash shebang. Jinja templates (*.j2)
+# are not scripts until rendered; local-only trees (venv, caches, node_modules) are skipped.
+SHELL_SCRIPTS = $(shell find . \( -name .git -o -name .venv -o -name .cache -o -name collections -o -name node_modules \
+	-o -name .pytest_cache -o -name __pycache__ -o -path ./benchmarks/results \) -prune -o -type f ! -name '*.j2' -print \
+	| xargs awk 'FNR == 1 { if (FILENAME ~ /\.sh$$/ || /^\#!.*[\/ ](ba|da)?sh( |$$)/) print FILENAME; nextfile }' | sort)
 
 .PHONY: help setup demo down lint unit images integration e2e molecule molecule-provision test bench clean
 
@@ -21,8 +26,9 @@ demo: setup ## Deploy the demo stack on this machine (https://localhost)
 down: ## Stop the local demo stack (volumes are kept)
 	docker compose --project-directory /opt/demo down
 
-lint: ## yamllint, ansible-lint (production profile), syntax check
+lint: ## yamllint, ansible-lint (production profile), syntax check, shellcheck
 	yamllint --strict .
+	shellcheck $(SHELL_SCRIPTS)
 	ansible-lint --profile production
 	ansible-playbook --syntax-check site.yml -i local
 	ansible-playbook --syntax-check playbooks/rollback.yml playbooks/restore.yml -i local

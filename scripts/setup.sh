@@ -66,8 +66,8 @@ log "$(docker compose version)"
 
 # --- Tools the test suite drives --------------------------------------------
 # debootstrap builds the base image; pebble, certbot and testssl.sh drive the edge integration tests,
-# age and restic the encrypted offsite backup test.
-apt_install debootstrap openssl curl pebble certbot testssl.sh age restic
+# age and restic the encrypted offsite backup test; shellcheck runs in `make lint`.
+apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellcheck
 
 # --- Offline base images (only when no registry answers) --------------------
 "$ROOT/scripts/base-image.sh"
