@@ -24,14 +24,14 @@ demo: setup ## Deploy the demo stack on this machine (https://localhost)
 	ansible-playbook site.yml -i $(INVENTORY)
 
 down: ## Stop the local demo stack (volumes are kept)
-	docker compose --project-directory /opt/demo down
+	ansible-playbook playbooks/down.yml -i $(INVENTORY)
 
 lint: ## yamllint, ansible-lint (production profile), syntax check, shellcheck
 	yamllint --strict .
 	shellcheck $(SHELL_SCRIPTS)
 	ansible-lint --profile production
 	ansible-playbook --syntax-check site.yml -i local
-	ansible-playbook --syntax-check playbooks/rollback.yml playbooks/restore.yml -i local
+	ansible-playbook --syntax-check playbooks/rollback.yml playbooks/restore.yml playbooks/down.yml -i local
 
 unit: ## Fast tests: templates, filters, Dockerfiles
 	pytest -q tests/unit

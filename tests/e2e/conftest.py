@@ -40,9 +40,9 @@ def _context():
     return ctx
 
 
-def request(method, path, body=None, headers=None, timeout=10):
+def request(method, path, body=None, headers=None, timeout=10, port=443):
     """One HTTPS request to the local edge on a fresh connection: (status, headers, body)."""
-    conn = http.client.HTTPSConnection("127.0.0.1", 443, context=_context(), timeout=timeout)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=_context(), timeout=timeout)
     try:
         hdrs = {"Host": "localhost", **(headers or {})}
         if body is not None:

@@ -72,7 +72,7 @@ def test_release_and_rollback_without_dropping_requests(deployed):
     assert _version() == "1.0.0"
     started = time.monotonic()
     with Load() as release:
-        ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", "container_images_app_version=1.0.1")
+        ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", "stack_release=1.0.1")
     release_seconds = time.monotonic() - started
     assert _version() == "1.0.1"
 
@@ -119,7 +119,8 @@ def test_data_survives_a_stack_restart(deployed):
     status, _, body = request("POST", "/api/items", {"name": "survivor"})
     assert status == 201
     item_id = json.loads(body)["id"]
-    compose("down")
+    ansible_playbook("playbooks/down.yml", "-i", "local")  # make down
+    assert compose("ps", "-q").strip() == ""
     compose("up", "-d", "--wait")
     status, _, body = request("GET", f"/api/items/{item_id}")
     assert status == 200 and json.loads(body)["name"] == "survivor"

@@ -137,9 +137,9 @@ class Env:
         self.drill = f"/usr/local/sbin/{PROJECT}-pg-restore-drill"
         self.restore = f"/usr/local/sbin/{PROJECT}-pg-restore"
         self.vars = {
-            "pg_backup_project": PROJECT,
-            # the test-only wiring: the role looks at our temp compose project, not /opt/demo
-            "compose_stack_dir": str(self.stack),
+            # The stack contract (roles/stack) of a throwaway project: the playbooks wire it into pg_backup.
+            "stack_project": PROJECT,
+            "stack_dir": str(self.stack),
             "pg_backup_dir": str(self.backups),
             "pg_backup_textfile_dir": str(self.textfile),
             "pg_backup_on_failure_command": f'echo "$PG_BACKUP_MODE|$PG_BACKUP_ERROR" >> {self.hook_out}',

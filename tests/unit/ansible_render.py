@@ -57,3 +57,9 @@ def render(role, template, extra_vars=None, roles=None):
     """Render roles/<role>/templates/<template> and return the text."""
     text = (ROLES / role / "templates" / template).read_text()
     return templar(roles or [role], extra_vars).template(trust_as_template(text))
+
+
+def play_vars(playbook):
+    """The `vars:` of the first play of playbooks/<playbook>: the wiring between the roles."""
+    plays = yaml.safe_load((ROOT / "playbooks" / playbook).read_text())
+    return dict(plays[0].get("vars") or {})

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_render import ROLES, render
+from ansible_render import ROLES, play_vars, render
 
 sys.path.insert(0, str(ROLES / "compose_stack" / "filter_plugins"))
 import stack_filters  # noqa: E402
@@ -22,8 +22,9 @@ IMAGES = {
 
 @pytest.fixture(scope="module")
 def compose():
-    text = render("compose_stack", "compose.yaml.j2", {"container_images_refs": IMAGES,
-                                                        "container_images_app_version": "1.2.3"})
+    # Wired as playbooks/deploy.yml wires it, from the stack contract's defaults.
+    text = render("compose_stack", "compose.yaml.j2", {**play_vars("deploy.yml"), "container_images_refs": IMAGES,
+                                                        "stack_release": "1.2.3"}, roles=["stack", "compose_stack"])
     return yaml.safe_load(text), text
 
 

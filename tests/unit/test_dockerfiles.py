@@ -97,7 +97,7 @@ def test_frontend_dockerfile(vars_, tmp_path):
     assert ("npm_config_registry=https://npm.example.com/" in text) == bool(vars_["container_images_npm_registry"])
     assert ("COPY", "--from=build /src/dist/ /usr/share/nginx/html/") in final
     assert _user(final) == "101:101"
-    assert ("EXPOSE", "8080 8443") in final
+    assert ("EXPOSE", "8080") in final
     assert not any(k == "HEALTHCHECK" for k, _ in final), "compose defines the frontend health check"
     assert not any(k == "RUN" and re.search(r"\b(npm|node)\b", a) for k, a in final)
     path = tmp_path / "Dockerfile"

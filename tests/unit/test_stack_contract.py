@@ -1,0 +1,108 @@
+"""The stack contract (roles/stack) wired into the roles as the playbooks wire it: one edit of the
+contract changes every place that depends on it (compose file, edge config, images, backups, TLS)."""
+
+import copy
+
+import pytest
+import yaml
+
+from ansible.template import trust_as_template
+
+from ansible_render import ROOT, play_vars, render, role_defaults, templar
+from edge_render import EDGE_FILES, directives
+
+IMAGES = {"edge": "e:1", "frontend": "f:1", "backend": "b:1", "postgres": "p:1", "redis": "r:1"}
+
+
+def _services(**ports):
+    services = copy.deepcopy(role_defaults("stack")["stack_services"])
+    for svc in services:
+        svc["port"] = ports.get(svc["name"], svc["port"])
+    return services
+
+
+def _wired(playbook, **contract):
+    return {**play_vars(playbook), "container_images_refs": IMAGES, **contract}
+
+
+def _compose(**contract):
+    text = render("compose_stack", "compose.yaml.j2", _wired("deploy.yml", **contract), roles=["stack", "compose_stack"])
+    return yaml.safe_load(text)
+
+
+def _edge(**contract):
+    variables = _wired("deploy.yml", **contract)
+    return {dest: render("edge_nginx", src, variables, roles=["stack", "compose_stack", "edge_nginx"]) for dest, src in EDGE_FILES.items()}
+
+
+def test_defaults_render_the_documented_stack():
+    doc = _compose()
+    assert doc["name"] == "demo"
+    assert doc["services"]["backend"]["environment"]["SERVER_PORT"] == "8080"
+    assert doc["services"]["backend"]["user"] == "10001:10001"
+
+
+def test_project_name_is_one_edit():
+    contract = {"stack_project": "shop"}
+    assert _compose(**contract)["name"] == "shop"
+    assert wired("deploy.yml", "compose_stack_dir", contract) == "/opt/shop"
+    assert wired("deploy.yml", "container_images_app_name", contract) == "shop"
+    assert wired("deploy.yml", "container_images_build_dir", contract) == "/opt/shop/build"
+    assert wired("deploy.yml", "edge_nginx_compose_dir", contract) == "/opt/shop"
+    assert wired("backups.yml", "pg_backup_project", contract) == "shop"
+    assert wired("backups.yml", "pg_backup_compose_dir", contract) == "/opt/shop"
+    assert wired("restore.yml", "pg_backup_project", contract) == "shop"
+    assert wired("rollback.yml", "compose_stack_dir", contract) == "/opt/shop"
+    assert wired("down.yml", "compose_stack_project", contract) == "shop"
+    assert wired("tls.yml", "tls_certbot_compose_dir", contract) == "/opt/shop"
+
+
+def test_backend_port_is_one_edit():
+    contract = {"stack_services": _services(backend=9090)}
+    backend = _compose(**contract)["services"]["backend"]
+    assert backend["environment"]["SERVER_PORT"] == "9090"
+    assert "/dev/tcp/127.0.0.1/9090" in " ".join(backend["healthcheck"]["test"])
+    edge = _edge(**contract)
+    servers = directives(edge["conf.d/00-http.conf"], "server")
+    assert any(s.startswith("backend:9090 ") for s in servers), servers
+    assert wired("images.yml", "container_images_backend_port", contract) == 9090
+
+
+def test_domains_are_one_edit():
+    contract = {"stack_domains": ["shop.example.com", "www.shop.example.com"]}
+    edge = _edge(**contract)
+    assert "shop.example.com www.shop.example.com" in " ".join(directives(edge["conf.d/10-edge.conf"], "server_name"))
+    assert wired("tls.yml", "tls_certbot_domains", contract) == ["shop.example.com", "www.shop.example.com"]
+
+
+def test_uids_come_from_the_contract():
+    services = _services()
+    for svc in services:
+        svc["uid"] = {"backend": 20002, "edge": 102}.get(svc["name"], svc["uid"])
+    doc = _compose(stack_services=services)
+    assert doc["services"]["backend"]["user"] == "20002:20002"
+    assert doc["services"]["edge"]["user"] == "102:102"
+    assert any("uid=20002" in t for t in doc["services"]["backend"]["tmpfs"])
+    assert wired("tls.yml", "tls_certbot_tls_uid", {"stack_services": services}) == 102
+
+
+def test_rolling_services_come_from_the_contract():
+    services = _services()
+    services[1]["rolling"] = False  # frontend
+    t = templar(["stack", "compose_stack"], {"compose_stack_services": services})
+    assert t.template(trust_as_template("{{ compose_stack__rolling }}")) == ["backend"]
+
+
+def wired(playbook, name, contract):
+    """The value the playbook's wiring gives role variable `name` for this contract."""
+    return templar(["stack"], contract).template(trust_as_template(play_vars(playbook)[name]))
+
+
+@pytest.mark.parametrize("playbook", sorted(p.name for p in (ROOT / "playbooks").glob("*.yml")))
+def test_every_stack_play_validates_the_contract_first(playbook):
+    plays = yaml.safe_load((ROOT / "playbooks" / playbook).read_text())
+    for play in plays:
+        text = yaml.safe_dump(play)
+        if "stack_" in text and "stack_by_name" in text or "stack_dir" in text or "stack_project" in text:
+            roles = [r if isinstance(r, str) else r["role"] for r in play.get("roles") or []]
+            assert roles[:1] == ["stack"], f"{playbook}: reads the contract but does not apply roles/stack first"
