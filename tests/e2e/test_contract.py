@@ -1,5 +1,6 @@
-"""The stack contract (roles/stack) on the real engine: a second product, renamed and with its backend on
-another port, is one edit of the contract and works end to end beside the demo stack."""
+"""The stack contract (roles/stack) on the real engine: a second product, renamed, with its backend on
+another port and one more service (a second backend instance, not routed by the edge), is one edit of
+the contract each, and works end to end beside the demo stack."""
 
 import copy
 import json
@@ -25,6 +26,19 @@ def shop(tmp_path_factory):
     for svc in services:
         if svc["name"] == "backend":
             svc["port"] = 9090
+    # An added service: the backend image as an internal worker, next to the database only.
+    services.append({
+        "name": "worker", "image": "backend", "port": 8081, "uid": 10001, "health_path": "/actuator/health",
+        "rolling": True, "networks": ["data"], "memory": "384m",
+        "environment": {
+            "SERVER_PORT": 8081, "APP_VERSION": "worker", "JAVA_OPTS": "-XX:MaxRAMPercentage=60",
+            "SPRING_DATASOURCE_URL": "jdbc:postgresql://postgres:5432/app", "SPRING_DATASOURCE_USERNAME": "app",
+            "SPRING_DATA_REDIS_HOST": "redis", "SPRING_DATA_REDIS_PORT": 6379,
+            "SPRING_CONFIG_IMPORT": "configtree:/run/secrets/",
+        },
+        "secrets": [{"source": "backend_db_password", "target": "spring.datasource.password"},
+                    {"source": "backend_redis_password", "target": "spring.data.redis.password"}],
+    })
     extra = tmp_path_factory.mktemp("shop") / "vars.json"
     extra.write_text(json.dumps({
         # The contract edit under test:
@@ -63,3 +77,18 @@ def test_everything_follows_the_contract(shop):
     images = subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", f"{PROJECT}-*"],
                             capture_output=True, text=True, check=True).stdout.split()
     assert sorted(images) == [f"{PROJECT}-backend:1.0.0", f"{PROJECT}-frontend:1.0.0"]
+
+
+def test_added_service_runs_healthy_and_reaches_the_database(shop):
+    state = subprocess.run(["docker", "inspect", "-f", "{{.State.Health.Status}} {{.Config.User}}", f"{PROJECT}-worker-1"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert state == ["healthy", "10001:10001"]
+    # The item written through the edge and the backend is read by the worker from the same database.
+    status, _, body = request("POST", "/api/items", {"name": "seen by the worker"}, port=HTTPS_PORT)
+    assert status == 201, body
+    item_id = json.loads(body)["id"]
+    probe = (f"exec 3<>/dev/tcp/127.0.0.1/8081 && printf 'GET /api/items/{item_id} HTTP/1.0\\r\\n\\r\\n' >&3 "
+             "&& cat <&3")
+    out = subprocess.run(["docker", "exec", f"{PROJECT}-worker-1", "bash", "-c", probe],
+                         capture_output=True, text=True, check=True).stdout
+    assert " 200 " in out.splitlines()[0] and "seen by the worker" in out

@@ -132,7 +132,7 @@ def test_releases_to_prune_keeps_window_and_shared_images():
         "1.0.1": {"frontend": "f:1.0.1", "backend": "b:1.0.0", "postgres": "pg:15"},
         "1.0.2": {"frontend": "f:1.0.2", "backend": "b:1.0.2", "postgres": "pg:15"},
     }
-    out = stack_filters.releases_to_prune(manifests, ["1.0.1", "1.0.2"])
+    out = stack_filters.releases_to_prune(manifests, ["1.0.1", "1.0.2"], ["frontend", "backend"])
     assert out == {"releases": ["1.0.0"], "images": ["f:1.0.0"]}
 
 

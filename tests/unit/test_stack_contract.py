@@ -106,3 +106,35 @@ def test_every_stack_play_validates_the_contract_first(playbook):
         if "stack_" in text and "stack_by_name" in text or "stack_dir" in text or "stack_project" in text:
             roles = [r if isinstance(r, str) else r["role"] for r in play.get("roles") or []]
             assert roles[:1] == ["stack"], f"{playbook}: reads the contract but does not apply roles/stack first"
+
+
+WORKER = {
+    "name": "worker", "image": "backend", "port": 8081, "uid": 10001, "health_path": "/actuator/health",
+    "rolling": True, "networks": ["data"], "environment": {"SERVER_PORT": 8081, "APP_ROLE": "worker"},
+    "secrets": [{"source": "backend_db_password", "target": "spring.datasource.password"}],
+}
+
+
+def test_an_added_service_is_one_entry():
+    doc = _compose(stack_services=_services() + [WORKER])
+    worker = doc["services"]["worker"]
+    assert worker["image"] == IMAGES["backend"]
+    assert worker["user"] == "10001:10001"
+    assert worker["environment"] == {"APP_ROLE": "worker", "SERVER_PORT": "8081"}
+    assert worker["secrets"] == [{"source": "backend_db_password", "target": "spring.datasource.password"}]
+    assert worker["networks"] == ["data"]
+    assert set(worker["depends_on"]) == {"postgres", "redis"}
+    assert "/dev/tcp/127.0.0.1/8081" in " ".join(worker["healthcheck"]["test"])
+    # hardened like every other service
+    assert worker["cap_drop"] == ["ALL"] and worker["read_only"] is True
+    assert worker["security_opt"] == ["no-new-privileges:true"]
+    assert worker["deploy"]["resources"]["limits"]["memory"] == "256m"
+    # released with the backend image, replaced without downtime, never given a port on the host
+    t = templar(["stack", "compose_stack"], {"compose_stack_services": _services() + [WORKER]})
+    assert t.template(trust_as_template("{{ compose_stack__rolling }}")) == ["frontend", "backend", "worker"]
+    assert t.template(trust_as_template("{{ compose_stack__image_of.worker }}")) == "backend"
+    assert "ports" not in worker
+
+
+def test_without_added_services_the_stack_has_the_five():
+    assert set(_compose()["services"]) == {"edge", "frontend", "backend", "postgres", "redis"}

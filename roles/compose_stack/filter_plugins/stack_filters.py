@@ -62,12 +62,14 @@ def redis_maxmemory(memory_limit, ratio=0.75):
     return int(size_to_bytes(memory_limit) * ratio)
 
 
-def releases_to_prune(manifests, keep):
-    """manifests: {release: {service: image_ref}}; keep: releases to keep (rollback window).
+def releases_to_prune(manifests, keep, built):
+    """manifests: {release: {service: image_ref}}; keep: releases to keep (rollback window);
+    built: the services whose images are built per release (the contract's `build` services).
 
     Returns {"releases": [...], "images": [...]}: releases outside the window, and the
-    frontend/backend images only they use (base images such as postgres are never pruned).
+    built images only they use (base images such as postgres are never pruned).
     """
+    built = set(built)
     keep = set(keep)
     kept_refs = {ref for release, images in manifests.items() if release in keep for ref in images.values()}
     pruned = sorted(release for release in manifests if release not in keep)
@@ -76,10 +78,15 @@ def releases_to_prune(manifests, keep):
             ref
             for release in pruned
             for service, ref in manifests[release].items()
-            if service in ("frontend", "backend") and ref not in kept_refs
+            if service in built and ref not in kept_refs
         }
     )
     return {"releases": pruned, "images": images}
+
+
+def service_images(services):
+    """{service: the image it runs}: its own, or another service's (`image: backend` for a worker)."""
+    return {service["name"]: service.get("image") or service["name"] for service in services}
 
 
 class FilterModule:
@@ -89,4 +96,5 @@ class FilterModule:
             "pg_tuning": pg_tuning,
             "redis_maxmemory": redis_maxmemory,
             "releases_to_prune": releases_to_prune,
+            "service_images": service_images,
         }
