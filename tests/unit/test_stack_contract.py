@@ -138,3 +138,15 @@ def test_an_added_service_is_one_entry():
 
 def test_without_added_services_the_stack_has_the_five():
     assert set(_compose()["services"]) == {"edge", "frontend", "backend", "postgres", "redis"}
+
+
+def test_compose_stack_accepts_every_field_of_the_contract():
+    """The services list passes from roles/stack to compose_stack unchanged: both argument specs take the
+    same fields (a field missing in one fails the deploy's argument validation)."""
+    specs = {role: yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+             for role in ("stack", "compose_stack")}
+    stack = specs["stack"]["main"]["options"]["stack_services"]["options"]
+    compose = specs["compose_stack"]["main"]["options"]["compose_stack_services"]["options"]
+    assert stack == compose
+    used = {key for svc in role_defaults("stack")["stack_services"] + [WORKER] for key in svc}
+    assert used <= set(stack)
