@@ -11,6 +11,8 @@ from ansible_render import ROLES, play_vars, render
 sys.path.insert(0, str(ROLES / "compose_stack" / "filter_plugins"))
 import stack_filters  # noqa: E402
 
+# What compose_stack's preflight decides on a host (tasks/preflight.yml).
+PASSWORDS = {"postgres": "p" * 40, "redis": "r" * 40}
 IMAGES = {
     "edge": "deployer/nginx:1.22",
     "frontend": "demo-frontend:1.2.3",
@@ -20,12 +22,17 @@ IMAGES = {
 }
 
 
-@pytest.fixture(scope="module")
-def compose():
+def _render(**extra):
     # Wired as playbooks/deploy.yml wires it, from the stack contract's defaults.
     text = render("compose_stack", "compose.yaml.j2", {**play_vars("deploy.yml"), "container_images_refs": IMAGES,
-                                                        "stack_release": "1.2.3"}, roles=["stack", "compose_stack"])
+                                                        "stack_release": "1.2.3", "compose_stack__passwords": PASSWORDS,
+                                                        **extra}, roles=["stack", "compose_stack"])
     return yaml.safe_load(text), text
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return _render()
 
 
 def test_no_version_key_and_project_name(compose):

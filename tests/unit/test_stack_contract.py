@@ -22,7 +22,8 @@ def _services(**ports):
 
 
 def _wired(playbook, **contract):
-    return {**play_vars(playbook), "container_images_refs": IMAGES, **contract}
+    return {**play_vars(playbook), "container_images_refs": IMAGES,
+            "compose_stack__passwords": {"postgres": "p" * 40, "redis": "r" * 40}, **contract}
 
 
 def _compose(**contract):
@@ -104,7 +105,9 @@ def test_every_stack_play_validates_the_contract_first(playbook):
     for play in plays:
         text = yaml.safe_dump(play)
         if "stack_" in text and "stack_by_name" in text or "stack_dir" in text or "stack_project" in text:
-            roles = [r if isinstance(r, str) else r["role"] for r in play.get("roles") or []]
+            first = [task["ansible.builtin.import_role"]["name"] for task in play.get("pre_tasks") or []
+                     if "ansible.builtin.import_role" in task]
+            roles = first + [r if isinstance(r, str) else r["role"] for r in play.get("roles") or []]
             assert roles[:1] == ["stack"], f"{playbook}: reads the contract but does not apply roles/stack first"
 
 

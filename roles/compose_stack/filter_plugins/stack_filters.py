@@ -3,6 +3,7 @@
 Sizing: Postgres and Redis do not read cgroup limits, so their memory settings are
 derived from the limit the stack gives them, with PGTune's rules of thumb (web profile).
 Releases: which release directories and application images fall out of the rollback window.
+Secrets: which password each server gets, from what the host runs, the inventory and the controller.
 """
 
 import re
@@ -89,6 +90,22 @@ def service_images(services):
     return {service["name"]: service.get("image") or service["name"] for service in services}
 
 
+def choose_secret(sources, rotate=False):
+    """Pick one password from `sources` ({explicit, host, stored, fresh}; '' where absent) and say why.
+
+    The host's value wins over the controller's store, so a controller without the store adopts it;
+    it changes only for an explicit (e.g. vaulted) value or a rotation. Returns {value, source, rotated, host}:
+    source is explicit, rotation, host, stored or fresh; rotated is true when the host runs another value.
+    """
+    explicit, host, stored, fresh = (str(sources.get(k) or "").strip() for k in ("explicit", "host", "stored", "fresh"))
+    if not fresh:
+        raise ValueError("choose_secret needs a fresh random value")
+    for source, value in (("explicit", explicit), ("rotation", fresh if rotate else ""), ("host", host),
+                          ("stored", stored), ("fresh", fresh)):
+        if value:
+            return {"value": value, "source": source, "rotated": bool(host) and value != host, "host": host}
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -97,4 +114,5 @@ class FilterModule:
             "redis_maxmemory": redis_maxmemory,
             "releases_to_prune": releases_to_prune,
             "service_images": service_images,
+            "choose_secret": choose_secret,
         }

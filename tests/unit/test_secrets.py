@@ -1,0 +1,55 @@
+"""Which password each server gets (compose_stack's choose_secret filter) and how a change reaches the
+containers (the secrets digest label on the services that read them)."""
+
+import sys
+
+import pytest
+
+from ansible_render import ROLES
+from test_compose_stack import PASSWORDS, _render
+
+sys.path.insert(0, str(ROLES / "compose_stack" / "filter_plugins"))
+from stack_filters import choose_secret  # noqa: E402
+
+FRESH = "f" * 40
+
+
+@pytest.mark.parametrize("sources,rotate,expected", [
+    # A new host and a new controller: a fresh value.
+    ({}, False, ("fresh", FRESH, False)),
+    # A controller that lost its store (fresh clone, CI runner) adopts what the host runs.
+    ({"host": "h" * 40}, False, ("host", "h" * 40, False)),
+    # The host wins over a store that disagrees with it: the data was created with the host's value.
+    ({"host": "h" * 40, "stored": "s" * 40}, False, ("host", "h" * 40, False)),
+    # A rebuilt host (no secrets yet) gets the controller's copy.
+    ({"stored": "s" * 40}, False, ("stored", "s" * 40, False)),
+    # An explicit (vaulted) value that differs from the host's is a rotation.
+    ({"explicit": "e" * 40, "host": "h" * 40}, False, ("explicit", "e" * 40, True)),
+    ({"explicit": "h" * 40, "host": "h" * 40}, False, ("explicit", "h" * 40, False)),
+    # compose_stack_rotate_secrets asks for a fresh value.
+    ({"host": "h" * 40, "stored": "h" * 40}, True, ("rotation", FRESH, True)),
+    # ...which is no rotation on a host that has nothing yet.
+    ({}, True, ("rotation", FRESH, False)),
+])
+def test_choose_secret(sources, rotate, expected):
+    chosen = choose_secret({**sources, "fresh": FRESH}, rotate)
+    assert (chosen["source"], chosen["value"], chosen["rotated"]) == expected
+
+
+def test_choose_secret_ignores_surrounding_whitespace():
+    assert choose_secret({"host": "h" * 40 + "\n", "fresh": FRESH})["value"] == "h" * 40
+
+
+def test_secret_consumers_are_labelled_with_a_digest_not_the_password():
+    doc, text = _render()
+    label = doc["services"]["backend"]["labels"]["io.deployer.secrets"]
+    assert len(label) == 16 and all(p not in text for p in PASSWORDS.values())
+    # Servers read their password only at start (postgres at initdb): a rotation changes them live instead.
+    assert all("labels" not in doc["services"][name] for name in ("postgres", "redis", "edge", "frontend"))
+
+
+@pytest.mark.parametrize("changed", ["postgres", "redis"])
+def test_a_password_change_changes_the_consumers_definition(changed):
+    before = _render()[0]["services"]["backend"]["labels"]["io.deployer.secrets"]
+    after = _render(compose_stack__passwords={**PASSWORDS, changed: "n" * 40})[0]["services"]["backend"]
+    assert after["labels"]["io.deployer.secrets"] != before
