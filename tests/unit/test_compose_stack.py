@@ -1,5 +1,6 @@
 """The rendered compose.yaml: topology, hardening, limits and secret handling."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -154,3 +155,21 @@ def test_health_probes_are_http_over_dev_tcp(compose):
 
 def test_frontend_is_internal_only(compose):
     assert compose[0]["services"]["frontend"]["networks"] == ["app"]
+
+
+INJECTIONS = ['x"\n    privileged: true\n    y: "', "a: b\nprivileged: true", "'; privileged: true", "{privileged: true}", "$HOME ${X} \\n"]
+
+
+@pytest.mark.parametrize("value", INJECTIONS)
+def test_inventory_strings_cannot_inject_compose_keys(value):
+    """Inventory values arrive verbatim in the container and never add keys to compose.yaml."""
+    doc, _ = _render(compose_stack_backend_env={"EXTRA": value}, compose_stack_backend_java_opts=value,
+                     compose_stack_postgres_settings={"application_name": value})
+    for svc in doc["services"].values():
+        assert "privileged" not in svc
+    env = doc["services"]["backend"]["environment"]
+    pg_setting = next(arg for arg in doc["services"]["postgres"]["command"] if arg.startswith("application_name="))
+    for rendered, wanted in [(env["EXTRA"], value), (env["JAVA_OPTS"], value), (pg_setting, f"application_name={value}")]:
+        # Compose reads `$$` as `$`; a single `$` would be replaced from the host's environment.
+        assert not re.search(r"(?<!\$)\$(?!\$)", rendered.replace("$$", "")), rendered
+        assert rendered.replace("$$", "$") == wanted

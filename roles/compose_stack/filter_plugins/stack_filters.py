@@ -6,6 +6,7 @@ Releases: which release directories and application images fall out of the rollb
 Secrets: which password each server gets, from what the host runs, the inventory and the controller.
 """
 
+import json
 import re
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -90,6 +91,18 @@ def service_images(services):
     return {service["name"]: service.get("image") or service["name"] for service in services}
 
 
+def compose_string(value):
+    """A scalar as a compose.yaml string that arrives verbatim: JSON-quoted (valid YAML, so quotes and
+    newlines cannot add keys) with `$` doubled (Compose would interpolate it from the host's environment)."""
+    return json.dumps(str(value).replace("$", "$$"))
+
+
+def added_service_limits(service):
+    """{where, memory, cpus} of an added service's contract entry, with the template's defaults."""
+    return {"where": f"stack_services[{service['name']}].", "memory": service.get("memory", "256m"),
+            "cpus": service.get("cpus", "0.5")}
+
+
 def choose_secret(sources, rotate=False):
     """Pick one password from `sources` ({explicit, host, stored, fresh}; '' where absent) and say why.
 
@@ -115,4 +128,6 @@ class FilterModule:
             "releases_to_prune": releases_to_prune,
             "service_images": service_images,
             "choose_secret": choose_secret,
+            "compose_string": compose_string,
+            "added_service_limits": added_service_limits,
         }
