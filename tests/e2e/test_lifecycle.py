@@ -4,6 +4,7 @@ zero-downtime releases, rollback and persistence, over real HTTPS through the ed
 import json
 import re
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -97,6 +98,30 @@ def test_release_and_rollback_without_dropping_requests(deployed):
     })
     assert release.failures == [] and release.ok > 20
     assert rollback.failures == [] and rollback.ok > 20
+
+
+def _backend_env():
+    ids = compose("ps", "-q", "backend").split()
+    out = subprocess.run(["docker", "inspect", "-f", "{{json .Config.Env}}", *ids], capture_output=True, text=True,
+                         check=True).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_a_configuration_change_rolls_without_dropping_requests(deployed):
+    """Not only a new image: a change of the backend's environment (JVM options, limits, secrets alike)
+    replaces it container by container."""
+    with Load() as change:
+        ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", '{"compose_stack_backend_env": {"DEMO_FLAG": "on"}}')
+    assert all("DEMO_FLAG=on" in env for env in _backend_env())
+    with Load() as back:
+        ansible_playbook("playbooks/deploy.yml", "-i", "local")
+    assert all("DEMO_FLAG=on" not in env for env in _backend_env())
+    report("config-change", {
+        "change": {"ok": change.ok, "failed": len(change.failures), "longest_gap_s": change.longest_gap},
+        "back": {"ok": back.ok, "failed": len(back.failures), "longest_gap_s": back.longest_gap},
+    })
+    assert change.failures == [] and change.ok > 20
+    assert back.failures == [] and back.ok > 20
 
 
 @pytest.mark.parametrize("target, message", [
