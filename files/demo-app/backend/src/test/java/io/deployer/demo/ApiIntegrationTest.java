@@ -1,0 +1,166 @@
+package io.deployer.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.deployer.demo.db.TestPostgres;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.autoconfigure.context.LifecycleProperties;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * The whole application on Tomcat against PostgreSQL, set up as the deployer does (roles.sql,
+ * Flyway as the migration role at start-up, the API as the runtime role). The cache is in memory
+ * here (no Redis server in the build); RedisDownIntegrationTest runs the Redis configuration.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+    "app.version=9.9.9-it",
+    "spring.cache.type=simple",
+    "management.health.redis.enabled=false",
+    "management.endpoint.health.group.readiness.include=readinessState,db",
+    // As the deployer passes it: a plain number of seconds.
+    "spring.lifecycle.timeout-per-shutdown-phase=20",
+})
+class ApiIntegrationTest {
+
+    @DynamicPropertySource
+    static void database(DynamicPropertyRegistry registry) {
+        TestPostgres.AppDatabase db = TestPostgres.appDatabase("it_api");
+        registry.add("spring.datasource.url", db::url);
+        registry.add("spring.datasource.username", db::runtimeUser);
+        registry.add("spring.datasource.password", db::runtimePassword);
+        registry.add("spring.flyway.user", db::migratorUser);
+        registry.add("spring.flyway.password", db::migratorPassword);
+    }
+
+    @LocalServerPort
+    private int port;
+
+    @Autowired
+    private JdbcClient jdbc;
+
+    @Autowired
+    private LifecycleProperties lifecycle;
+
+    private HttpClientSupport http() {
+        return new HttpClientSupport(port);
+    }
+
+    @Test
+    void writeReadAndCacheAsTheSpaAndTheDeployerTestsDo() {
+        HttpResponse<String> created = http().post("/api/items", "{\"name\":\"it item\",\"description\":\"written by the test\"}");
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        Matcher id = Pattern.compile("\"id\":(\\d+)").matcher(created.body());
+        assertThat(id.find()).isTrue();
+        assertThat(created.headers().firstValue("Location")).hasValue("/api/items/" + id.group(1));
+        assertThat(created.body()).contains("\"name\":\"it item\"", "\"description\":\"written by the test\"", "\"createdAt\":\"");
+
+        HttpResponse<String> first = http().get("/api/items");
+        assertThat(first.statusCode()).isEqualTo(200);
+        assertThat(first.headers().firstValue("X-Cache")).hasValue("MISS");
+        assertThat(first.headers().firstValue("Cache-Control")).hasValue("no-store");
+        assertThat(first.body()).startsWith("[{\"id\":" + id.group(1) + ",");
+        HttpResponse<String> second = http().get("/api/items");
+        assertThat(second.headers().firstValue("X-Cache")).hasValue("HIT");
+        assertThat(second.body()).isEqualTo(first.body());
+
+        HttpResponse<String> one = http().get("/api/items/" + id.group(1));
+        assertThat(one.statusCode()).isEqualTo(200);
+        assertThat(one.body()).contains("\"name\":\"it item\"");
+
+        assertThat(http().post("/api/items", "{\"name\":\"another\"}").statusCode()).isEqualTo(201);
+        assertThat(http().get("/api/items").headers().firstValue("X-Cache")).hasValue("MISS");
+    }
+
+    @Test
+    void seededItemsAreThereAndTheListIsCapped() {
+        assertThat(jdbc.sql("SELECT count(*) FROM items").query(Long.class).single()).isGreaterThanOrEqualTo(20);
+        assertThat(Pattern.compile("\"id\":").matcher(http().get("/api/items").body()).results().count())
+                .isBetween(20L, 100L);
+    }
+
+    @Test
+    void theApiRunsAsTheRuntimeRoleAndFlywayRanAsTheMigrator() {
+        if (TestPostgres.psql().isEmpty()) {
+            return;   // single-role fallback, see TestPostgres.appDatabase
+        }
+        assertThat(jdbc.sql("SELECT current_user").query(String.class).single()).isEqualTo(TestPostgres.RUNTIME);
+        assertThat(jdbc.sql("SELECT DISTINCT installed_by FROM flyway_schema_history").query(String.class).list())
+                .containsExactly(TestPostgres.MIGRATOR);
+    }
+
+    @Test
+    void errorsAreProblemsOverHttpToo() {
+        HttpResponse<String> bad = http().post("/api/items", "{oops");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(bad.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/problem+json"));
+        assertThat(bad.body()).contains("\"message\":\"the request body is not valid JSON\"").doesNotContain("trace");
+
+        HttpResponse<String> wrongMethod = http().method("PATCH", "/api/items");
+        assertThat(wrongMethod.statusCode()).isEqualTo(405);
+        assertThat(wrongMethod.headers().firstValue("Allow")).isPresent();
+
+        assertThat(http().get("/api/items/123456789").statusCode()).isEqualTo(404);
+        assertThat(http().get("/api/items/x").statusCode()).isEqualTo(400);
+        HttpResponse<String> nowhere = http().get("/nowhere");
+        assertThat(nowhere.statusCode()).isEqualTo(404);
+        assertThat(nowhere.body()).doesNotContain("Whitelabel").doesNotContain("trace");
+    }
+
+    @Test
+    void infoReportsTheRelease() {
+        HttpResponse<String> info = http().get("/api/info");
+        assertThat(info.statusCode()).isEqualTo(200);
+        assertThat(info.body()).contains("\"version\":\"9.9.9-it\"", "\"instance\":", "\"startedAt\":");
+    }
+
+    @Test
+    void healthProbesOnTheAppPort() {
+        HttpResponse<String> health = http().get("/actuator/health");
+        assertThat(health.statusCode()).as(health.body()).isEqualTo(200);
+        assertThat(health.body()).startsWith("{").contains("\"status\":\"UP\"", "\"db\":{\"status\":\"UP\"}")
+                .doesNotContain("details").doesNotContain("PostgreSQL");
+        for (String probe : new String[] {"/actuator/health/liveness", "/actuator/health/readiness", "/livez", "/readyz"}) {
+            HttpResponse<String> answer = http().get(probe);
+            assertThat(answer.statusCode()).as(probe).isEqualTo(200);
+            assertThat(answer.body()).as(probe).contains("\"status\":\"UP\"");
+        }
+        assertThat(http().get("/livez").body()).doesNotContain("db");
+    }
+
+    @Test
+    void onlyHealthInfoAndPrometheusAreExposed() {
+        HttpResponse<String> metrics = http().get("/actuator/prometheus");
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        http().get("/api/info");
+        assertThat(http().get("/actuator/prometheus").body())
+                .contains("http_server_requests_seconds_bucket", "application=\"demo-api\"", "hikaricp_connections");
+        assertThat(http().get("/actuator/info").body()).contains("\"version\":\"9.9.9-it\"");
+        for (String hidden : new String[] {"/actuator/env", "/actuator/beans", "/actuator/configprops", "/actuator/heapdump",
+                "/actuator/flyway", "/actuator/shutdown"}) {
+            assertThat(http().get(hidden).statusCode()).as(hidden).isEqualTo(404);
+        }
+    }
+
+    @Test
+    void openApiDescribesTheItemsApi() {
+        HttpResponse<String> docs = http().get("/v3/api-docs");
+        assertThat(docs.statusCode()).as(docs.body()).isEqualTo(200);
+        assertThat(docs.body()).contains("\"openapi\":\"3.", "/api/items", "/api/items/{id}", "/api/info")
+                .doesNotContain("/actuator");
+        assertThat(http().get("/swagger-ui/index.html").statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void plainShutdownTimeoutIsSeconds() {
+        assertThat(lifecycle.getTimeoutPerShutdownPhase()).isEqualTo(Duration.ofSeconds(20));
+    }
+}
