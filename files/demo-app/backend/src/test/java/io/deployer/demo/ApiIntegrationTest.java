@@ -154,7 +154,8 @@ class ApiIntegrationTest {
     void openApiDescribesTheItemsApi() {
         HttpResponse<String> docs = http().get("/v3/api-docs");
         assertThat(docs.statusCode()).as(docs.body()).isEqualTo(200);
-        assertThat(docs.body()).contains("\"openapi\":\"3.", "/api/items", "/api/items/{id}", "/api/info")
+        assertThat(docs.body()).contains("\"openapi\":\"3.", "/api/items", "/api/items/{id}", "/api/info",
+                        "\"title\":\"demo-api\"", "\"version\":\"9.9.9-it\"")
                 .doesNotContain("/actuator");
         assertThat(http().get("/swagger-ui/index.html").statusCode()).isEqualTo(200);
     }
