@@ -66,8 +66,9 @@ log "$(docker compose version)"
 
 # --- Tools the test suite drives --------------------------------------------
 # debootstrap builds the base image; pebble, certbot and testssl.sh drive the edge integration tests,
-# age and restic the encrypted offsite backup test; shellcheck runs in `make lint`.
-apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellcheck
+# age and restic the encrypted offsite backup test; shellcheck runs in `make lint`; psql runs the backend's
+# db/roles.sql in its tests (make backend-test).
+apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellcheck postgresql-client
 
 # --- Offline base images (only when no registry answers) --------------------
 "$ROOT/scripts/base-image.sh"

@@ -29,7 +29,7 @@ def shop(tmp_path_factory):
     # An added service: the backend image as an internal worker, next to the database only.
     services.append({
         "name": "worker", "image": "backend", "port": 8081, "uid": 10001, "health_path": "/actuator/health",
-        "rolling": True, "networks": ["data"], "memory": "384m",
+        "rolling": True, "networks": ["data"], "memory": "512m",
         "environment": {
             "SERVER_PORT": 8081, "APP_VERSION": "worker", "JAVA_OPTS": "-XX:MaxRAMPercentage=60",
             "SPRING_DATASOURCE_URL": "jdbc:postgresql://postgres:5432/app", "SPRING_DATASOURCE_USERNAME": "app",

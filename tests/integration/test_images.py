@@ -116,7 +116,7 @@ def test_frontend_serves_with_a_read_only_root(first_run):
 def test_image_sizes(first_run):
     refs, output = first_run
     flavor = re.search(r"container_images flavor: (\w+)", output).group(1)
-    builders = {"official": {}, "registry_free": {"node builder": "deployer/node:18", "maven builder": "deployer/maven:3.8-17"}}
+    builders = {"official": {}, "registry_free": {"node builder": "deployer/node:18", "maven builder": "deployer/maven:3.8.7-17"}}
     rows = [(key, refs[key]) for key in ("frontend", "backend", "edge", "postgres", "redis")]
     rows += list(builders.get(flavor, {}).items())
     print(f"\n[images] sizes ({flavor}):")
@@ -124,7 +124,7 @@ def test_image_sizes(first_run):
         print(f"  {name:14} {ref:40} {size_mb(ref):7.0f} MB")
     if flavor == "registry_free":
         assert size_mb(refs["frontend"]) < size_mb("deployer/node:18")
-        assert size_mb(refs["backend"]) < size_mb("deployer/maven:3.8-17")
+        assert size_mb(refs["backend"]) < size_mb("deployer/maven:3.8.7-17")
 
 
 def test_second_run_changes_nothing(first_run, run_images):
