@@ -12,7 +12,7 @@ SHELL_SCRIPTS = $(shell find . \( -name .git -o -name .venv -o -name .cache -o -
 	-o -name .pytest_cache -o -name __pycache__ -o -path ./benchmarks/results \) -prune -o -type f ! -name '*.j2' -print \
 	| xargs awk 'FNR == 1 { if (FILENAME ~ /\.sh$$/ || /^\#!.*[\/ ](ba|da)?sh( |$$)/) print FILENAME; nextfile }' | sort)
 
-.PHONY: help setup demo down lint unit backend-test images integration e2e molecule molecule-provision test bench clean
+.PHONY: help setup demo down lint unit backend-test frontend-test images integration e2e molecule molecule-provision test bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -40,6 +40,10 @@ backend-test: ## The demo backend's JUnit tests on an embedded PostgreSQL, JaCoC
 	@command -v psql >/dev/null || { echo "psql missing (make setup installs postgresql-client)"; exit 1; }
 	cd files/demo-app/backend && mvn -B -ntp -T 1 verify | grep -E "Tests run:|coverage|BUILD|ERROR|FAIL"; test "$${PIPESTATUS[0]}" -eq 0
 
+frontend-test: ## The demo SPA's Vitest tests (jsdom, mocked fetch), V8 line coverage >= 80 %
+	@command -v npm >/dev/null || { echo "npm missing (make setup installs nodejs and npm)"; exit 1; }
+	cd files/demo-app/frontend && npm ci --no-audit --no-fund && npm test
+
 images: ## Build the image set on the local engine and export it for the test hosts
 	ansible-playbook playbooks/images.yml -i local
 	scripts/export-images.sh $(IMAGE_ARCHIVE)
@@ -56,7 +60,7 @@ molecule: ## Full site.yml on a fresh systemd Debian 12 host (converge, idempote
 molecule-provision: ## Host provisioning on a fresh host, firewall checked from a second host
 	molecule test -s provision
 
-test: setup lint unit backend-test images integration e2e molecule molecule-provision ## Everything CI runs
+test: setup lint unit backend-test frontend-test images integration e2e molecule molecule-provision ## Everything CI runs
 
 bench: ## Load tests against the local stack (not part of `test`)
 	benchmarks/run.sh
