@@ -111,6 +111,19 @@ def test_same_sources_give_the_same_bytes(tmp_path, capsys):
     assert open(_pack(capsys, two, EXCLUDES, EXCLUDE_TOP), "rb").read() != data
 
 
+def test_hard_linked_files_are_archived_with_their_content(tmp_path, capsys):
+    """A second name of a hard-linked file is a file of the context like any other: it must be in the
+    archive with its content, and the archive must not depend on how the files are linked."""
+    linked = _tree(tmp_path / "linked", {"a.txt": "same\n"})
+    os.link(linked / "a.txt", linked / "b.txt")
+    copied = _tree(tmp_path / "copied", {"a.txt": "same\n", "b.txt": "same\n"})
+    archive = _pack(capsys, linked)
+    with tarfile.open(archive) as tar:
+        assert tar.getnames() == ["a.txt", "b.txt"]
+        assert tar.extractfile("b.txt").read() == b"same\n"
+    assert open(archive, "rb").read() == open(_pack(capsys, copied), "rb").read()
+
+
 def test_a_missing_source_directory_is_an_error(tmp_path):
     with pytest.raises(SystemExit, match=r"pack-context: .*/nope is not a directory"):
         pack_context.main(["pack-context.py", str(tmp_path / "nope")])
