@@ -206,6 +206,25 @@ def test_a_wrk_without_result_line_is_an_error(monkeypatch):
         bench.wrk(FakeMeter(), BASE, "172.20.0.3", 8443, "warmup/static", 16, 6, ["/"])
 
 
+@pytest.mark.parametrize("statuses, errors, rate", [
+    ({"200": 90, "503": 10}, {"status": 10}, 0.1),    # wrk counts a status >= 400 as an error AND as a request
+    ({"503": 100}, {"status": 100}, 1.0),
+    ({"200": 90}, {"connect": 10}, 0.1),              # connections refused: 10 of 100 attempts
+    ({"200": 95, "404": 5}, {"status": 5, "read": 5}, 0.1),
+])
+def test_each_failed_request_counts_once_in_the_error_rate(monkeypatch, statuses, errors, rate):
+    """The error rate is the share of failed requests; report.py's errors column (error_count + non_2xx) counts
+    the same failures."""
+    requests = sum(statuses.values())
+    FakeWrk(monkeypatch, lambda cmd: wrk_output(wrkjson(requests, 10_000_000, statuses, errors)))
+    res = bench.wrk(FakeMeter(), BASE, "172.20.0.3", 8443, "x", 10, 10, ["/"])
+    assert res["error_rate"] == rate
+    failed = round(rate * (requests + errors.get("connect", 0)))
+    assert res["error_count"] + res["non_2xx"] == failed
+    assert report.row(res)["errors"] + report.row(res)["non_2xx"] == failed
+    assert not bench.passes({**res, "offered_rate": 0})
+
+
 def test_report_reads_what_wrk_writes(monkeypatch):
     FakeWrk(monkeypatch, lambda cmd: wrk_output(wrkjson(11672, 20_000_000, {"200": 11672})))
     res = bench.wrk(FakeMeter(), BASE, "172.20.0.3", 8443, "open/db@600", 600, 20, ["/api/items/1"], 1000)
