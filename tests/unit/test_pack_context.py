@@ -124,6 +124,14 @@ def test_hard_linked_files_are_archived_with_their_content(tmp_path, capsys):
     assert open(archive, "rb").read() == open(_pack(capsys, copied), "rb").read()
 
 
+def test_special_files_are_left_out(tmp_path, capsys):
+    """A named pipe (or socket) in a working tree is no build input; reading it would block the pack."""
+    src = _tree(tmp_path / "app", {"a.txt": "1\n"})
+    os.mkfifo(src / "dev.pipe")
+    with tarfile.open(_pack(capsys, src)) as tar:
+        assert tar.getnames() == ["a.txt"]
+
+
 def test_a_missing_source_directory_is_an_error(tmp_path):
     with pytest.raises(SystemExit, match=r"pack-context: .*/nope is not a directory"):
         pack_context.main(["pack-context.py", str(tmp_path / "nope")])
