@@ -46,11 +46,13 @@ def test_the_pinned_collections_of_the_project_are_found(monkeypatch, capsys):
     assert out == "collections ok: " + ", ".join(f"{n} {v}" for n, v in pins.items()) + "\n"
 
 
-def test_a_pin_installed_in_any_collections_path_counts(tmp_path, monkeypatch, capsys):
-    """ansible-galaxy lists each path; the bundled 4.0.0 does not hide 4.8.5 installed into collections/."""
+@pytest.mark.parametrize("paths", [(BUNDLED, PROJECT), (PROJECT, BUNDLED)])
+def test_a_pin_installed_in_any_collections_path_counts(tmp_path, monkeypatch, capsys, paths):
+    """ansible-galaxy lists each path; the bundled 4.0.0 does not hide 4.8.5 installed into collections/,
+    whichever path comes first."""
     cwd = _requirements(tmp_path, {"community.docker": "4.8.5"})
-    _run(monkeypatch, cwd, {BUNDLED: {"community.docker": {"version": "4.0.0"}},
-                            PROJECT: {"community.docker": {"version": "4.8.5"}}})
+    versions = {BUNDLED: "4.0.0", PROJECT: "4.8.5"}
+    _run(monkeypatch, cwd, {path: {"community.docker": {"version": versions[path]}} for path in paths})
     assert capsys.readouterr().out == "collections ok: community.docker 4.8.5\n"
 
 

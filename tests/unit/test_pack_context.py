@@ -51,6 +51,7 @@ APP = {
     "secret-ish.txt": ("private\n", 0o600),
     "src/main.js": "console.log(1)\n",
     "src/Dockerfile": "a nested Dockerfile is the app's own file\n",
+    "examples/nginx.conf/site.conf": "so is a nested directory named like a rendered file\n",
     "node_modules/left-pad/index.js": "x\n",
     "src/node_modules/dep.js": "x\n",
     "dist/bundle.js": "x\n",
@@ -68,7 +69,8 @@ def test_archive_holds_the_tree_without_excluded_names(tmp_path, capsys):
         members = tar.getmembers()
         names = [m.name for m in members]
         # sorted, top-level Dockerfile/.dockerignore dropped, node_modules/dist/.git/coverage dropped at any depth
-        assert names == ["link", "package.json", "run.sh", "secret-ish.txt", "src", "src/Dockerfile", "src/main.js"]
+        assert names == ["examples", "examples/nginx.conf", "examples/nginx.conf/site.conf", "link", "package.json",
+                         "run.sh", "secret-ish.txt", "src", "src/Dockerfile", "src/main.js"]
         by_name = {m.name: m for m in members}
         assert tar.extractfile("src/main.js").read() == b"console.log(1)\n"
         assert tar.extractfile("src/Dockerfile").read() == APP["src/Dockerfile"].encode()
