@@ -512,11 +512,13 @@ def test_hold_retries_at_most_twice_in_steps_of_20_percent(tmp_path, monkeypatch
     assert result["hold"]["label"].endswith("@2550") and not result["hold"]["pass"]
 
 
-def test_hold_at_a_given_rate_is_raised_to_the_pause_floor_and_not_retried(tmp_path, monkeypatch):
+@pytest.mark.parametrize("given, held", [("1000", 1334), ("2000", 2000)])
+def test_hold_at_a_given_rate_not_below_the_pause_floor_and_not_retried(tmp_path, monkeypatch, given, held):
+    """The baseline's run: the tuned stack's hold rate, once, even when it fails."""
     stack = Stack(monkeypatch, tmp_path, _sweep_up_to(0, lambda call: False))
-    result = stack.main(monkeypatch, "--hold-rate", "1000")
+    result = stack.main(monkeypatch, "--hold-rate", given)
     assert stack.labels("sweep/") == [] and result["sweep"] == [] and "sweep_best_rate" not in result
-    assert [r["label"] for r in stack.labels("hold/")] == ["hold/10000conns@1334"]
+    assert [r["label"] for r in stack.labels("hold/")] == [f"hold/10000conns@{held}"]
     assert len(result["hold_attempts"]) == 1 and not result["hold"]["pass"]
 
 
