@@ -33,8 +33,8 @@ lint: ## yamllint, ansible-lint (production profile), syntax check, shellcheck
 	ansible-playbook --syntax-check site.yml -i local
 	ansible-playbook --syntax-check playbooks/rollback.yml playbooks/restore.yml playbooks/down.yml -i local
 
-unit: ## Fast tests: templates, filters, Dockerfiles
-	pytest -q tests/unit
+unit: ## Fast tests: templates, filters, Dockerfiles, scripts, benchmark code; its Python's coverage >= 80 % (.coveragerc)
+	pytest -q --cov --cov-report=term tests/unit
 
 backend-test: ## The demo backend's JUnit tests on an embedded PostgreSQL, JaCoCo line coverage >= 80 %
 	@command -v psql >/dev/null || { echo "psql missing (make setup installs postgresql-client)"; exit 1; }

@@ -117,6 +117,8 @@ def test_size_to_bytes():
     assert stack_filters.size_to_bytes("768m") == 768 * 1024**2
     assert stack_filters.size_to_bytes("2g") == 2 * 1024**3
     assert stack_filters.size_to_bytes("512MiB") == 512 * 1024**2
+    assert stack_filters.size_to_bytes(" 1.5G ") == 1536 * 1024**2
+    assert stack_filters.size_to_bytes(268435456) == 268435456  # a number from the inventory is bytes already
     with pytest.raises(ValueError, match="not a memory size"):
         stack_filters.size_to_bytes("lots")
 
@@ -127,6 +129,15 @@ def test_pg_tuning_rejects_tiny_limits_and_scales():
     big = stack_filters.pg_tuning("8g", 200)["settings"]
     assert big["shared_buffers"] == "2048MB" and big["effective_cache_size"] == "6144MB"
     assert big["work_mem"] == f"{(6 * 1024**3) // 600 // 1024**2}MB"
+
+
+def test_pg_tuning_small_sizes_in_kb_with_a_floor():
+    """Many connections on a small limit: work_mem falls below 1 MB (kB literal), never below 64kB."""
+    assert stack_filters.pg_tuning("256m", 500)["settings"]["work_mem"] == f"{(192 * 1024**2) // 1500 // 1024}kB"
+    small = stack_filters.pg_tuning("128m", 1000)
+    assert small["settings"]["work_mem"] == "64kB"  # 32 kB computed
+    assert small["settings"]["max_connections"] == "1000"
+    assert small["shm_size"] == "96m"  # shared_buffers 32m + 64m
 
 
 def test_redis_maxmemory_ratio_bounds():

@@ -40,6 +40,13 @@ def test_choose_secret_ignores_surrounding_whitespace():
     assert choose_secret({"host": "h" * 40 + "\n", "fresh": FRESH})["value"] == "h" * 40
 
 
+@pytest.mark.parametrize("fresh", [None, "", "  "])
+def test_choose_secret_needs_a_fresh_value(fresh):
+    """Without a fresh random value a new host would get no password at all: refused, whatever else is known."""
+    with pytest.raises(ValueError, match="needs a fresh random value"):
+        choose_secret({"host": "h" * 40, "stored": "s" * 40, "fresh": fresh})
+
+
 def test_secret_consumers_are_labelled_with_a_digest_not_the_password():
     doc, text = _render()
     label = doc["services"]["backend"]["labels"]["io.deployer.secrets"]

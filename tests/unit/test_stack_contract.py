@@ -2,14 +2,18 @@
 contract changes every place that depends on it (compose file, edge config, images, backups, TLS)."""
 
 import copy
+import sys
 
 import pytest
 import yaml
 
 from ansible.template import trust_as_template
 
-from ansible_render import ROOT, play_vars, render, role_defaults, templar
+from ansible_render import ROLES, ROOT, play_vars, render, role_defaults, templar
 from edge_render import EDGE_FILES, directives
+
+sys.path.insert(0, str(ROLES / "compose_stack" / "filter_plugins"))
+import stack_filters  # noqa: E402
 
 IMAGES = {"edge": "e:1", "frontend": "f:1", "backend": "b:1", "postgres": "p:1", "redis": "r:1"}
 
@@ -137,6 +141,17 @@ def test_an_added_service_is_one_entry():
     assert t.template(trust_as_template("{{ compose_stack__rolling }}")) == ["frontend", "backend", "worker"]
     assert t.template(trust_as_template("{{ compose_stack__image_of.worker }}")) == "backend"
     assert "ports" not in worker
+
+
+@pytest.mark.parametrize("limits", [{}, {"memory": "1g", "cpus": 2}])
+def test_preflight_checks_the_limits_an_added_service_gets(limits):
+    """compose_stack's preflight validates added services through the added_service_limits filter: its
+    defaults must be the ones compose.yaml applies, or the check would pass values the stack never uses."""
+    worker = {**WORKER, **limits}
+    checked = stack_filters.added_service_limits(worker)
+    rendered = _compose(stack_services=_services() + [worker])["services"]["worker"]["deploy"]["resources"]["limits"]
+    assert checked["where"] == "stack_services[worker]."
+    assert (str(checked["memory"]), str(checked["cpus"])) == (str(rendered["memory"]), str(rendered["cpus"]))
 
 
 def test_without_added_services_the_stack_has_the_five():

@@ -42,6 +42,10 @@ def main(argv):
         for rel in sorted(entries):
             path = os.path.join(src, rel)
             info = tar.gettarinfo(path, arcname=rel)
+            if info.islnk():
+                # A second name of a hard-linked file: tarfile makes it a link entry, stored as a
+                # regular file instead so it is archived (with its content) like any other file.
+                info.type, info.linkname, info.size = tarfile.REGTYPE, "", os.lstat(path).st_size
             info.mtime = 0
             info.uid = info.gid = 0
             info.uname = info.gname = ""
