@@ -72,6 +72,8 @@ apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellc
 # Node.js and npm run the frontend's tests (make frontend-test): Debian's (18.20, npm 9.2) only when no npm
 # answers, so an existing installation (e.g. NodeSource's) is left alone.
 command -v npm >/dev/null || apt_install nodejs npm
+# A JDK and Maven build and test the backend (make backend-test): Debian's only when no mvn answers.
+command -v mvn >/dev/null || apt_install openjdk-17-jdk-headless maven
 
 # --- Offline base images (only when no registry answers) --------------------
 "$ROOT/scripts/base-image.sh"
