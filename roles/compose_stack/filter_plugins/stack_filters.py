@@ -98,7 +98,8 @@ def compose_string(value):
 
 
 def added_service_limits(service):
-    """{where, memory, cpus} of an added service's contract entry, with the template's defaults."""
+    """{where, memory, cpus} of an added service's contract entry, defaults filled in: what compose.yaml
+    gives it and what the preflight checks."""
     return {"where": f"stack_services[{service['name']}].", "memory": service.get("memory", "256m"),
             "cpus": service.get("cpus", "0.5")}
 
