@@ -60,6 +60,10 @@ def render(role, template, extra_vars=None, roles=None):
 
 
 def play_vars(playbook):
-    """The `vars:` of the first play of playbooks/<playbook>: the wiring between the roles."""
+    """The `vars_files:` and `vars:` of the first play of playbooks/<playbook>: the wiring between the roles."""
     plays = yaml.safe_load((ROOT / "playbooks" / playbook).read_text())
-    return dict(plays[0].get("vars") or {})
+    variables = {}
+    for name in plays[0].get("vars_files") or []:
+        variables.update(yaml.safe_load((ROOT / "playbooks" / name).read_text()))
+    variables.update(plays[0].get("vars") or {})
+    return variables

@@ -184,3 +184,15 @@ def test_inventory_strings_cannot_inject_compose_keys(value):
         # Compose reads `$$` as `$`; a single `$` would be replaced from the host's environment.
         assert not re.search(r"(?<!\$)\$(?!\$)", rendered.replace("$$", "")), rendered
         assert rendered.replace("$$", "$") == wanted
+
+
+def test_each_secret_file_sits_in_the_directory_of_the_only_service_that_reads_it(compose):
+    doc, _ = compose
+    readers = {}
+    for name, svc in doc["services"].items():
+        for secret in svc.get("secrets", []):
+            readers.setdefault(secret if isinstance(secret, str) else secret["source"], set()).add(name)
+    assert set(readers) == set(doc["secrets"]), "every declared secret is mounted, every mounted one declared"
+    for secret, source in doc["secrets"].items():
+        assert len(readers[secret]) == 1, f"{secret} is read by {readers[secret]}: each file belongs to one uid"
+        assert source["file"].split("/")[2] == next(iter(readers[secret])), (secret, source)

@@ -168,3 +168,15 @@ def test_compose_stack_accepts_every_field_of_the_contract():
     assert stack == compose
     used = {key for svc in role_defaults("stack")["stack_services"] + [WORKER] for key in svc}
     assert used <= set(stack)
+
+
+def test_every_playbook_takes_its_wiring_from_one_file():
+    for path in sorted((ROOT / "playbooks").glob("*.yml")):
+        for play in yaml.safe_load(path.read_text()):
+            if "hosts" not in play:
+                continue
+            own = {k: v for k, v in (play.get("vars") or {}).items() if "stack_" in str(v)}
+            assert not own, f"{path.name} wires {sorted(own)} itself: derive them in playbooks/vars/wiring.yml"
+            applies_stack = "stack" in str(play.get("roles", [])) + str(play.get("pre_tasks", []))
+            if applies_stack:
+                assert play.get("vars_files") == ["vars/wiring.yml"], path.name
