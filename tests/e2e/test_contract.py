@@ -32,7 +32,9 @@ def shop(tmp_path_factory):
         "rolling": True, "networks": ["data"], "memory": "512m",
         "environment": {
             "SERVER_PORT": 8081, "APP_VERSION": "worker", "JAVA_OPTS": "-XX:MaxRAMPercentage=60",
-            "SPRING_DATASOURCE_URL": "jdbc:postgresql://postgres:5432/app", "SPRING_DATASOURCE_USERNAME": "app",
+            "SPRING_DATASOURCE_URL": "jdbc:postgresql://postgres:5432/app", "SPRING_DATASOURCE_USERNAME": "app_runtime",
+            # The backend migrates; the worker only reads and writes rows, as the runtime role.
+            "SPRING_FLYWAY_ENABLED": "false",
             "SPRING_DATA_REDIS_HOST": "redis", "SPRING_DATA_REDIS_PORT": 6379,
             "SPRING_CONFIG_IMPORT": "configtree:/run/secrets/",
         },

@@ -14,7 +14,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 SECRETS = Path(STACK_DIR) / "secrets"
-FILES = ["postgres/postgres_password", "backend/spring.datasource.password",
+FILES = ["postgres/postgres_password", "backend/spring.datasource.password", "backend/spring.flyway.password",
          "backend/spring.data.redis.password", "redis/redis.conf"]
 
 
@@ -64,7 +64,7 @@ def test_rotation_changes_the_running_passwords_without_failed_requests(deployed
     before = _digests()
     with Load() as load:
         ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e",
-                         '{"compose_stack_rotate_secrets": ["postgres", "redis"]}')
+                         '{"compose_stack_rotate_secrets": ["postgres", "redis", "db_migrator", "db_runtime"]}')
     after = _digests()
     report("secret-rotation", {"ok": load.ok, "failed": len(load.failures), "longest_gap_s": load.longest_gap})
     assert all(after[name] != before[name] for name in FILES)

@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROLES / "compose_stack" / "filter_plugins"))
 import stack_filters  # noqa: E402
 
 # What compose_stack's preflight decides on a host (tasks/preflight.yml).
-PASSWORDS = {"postgres": "p" * 40, "redis": "r" * 40}
+PASSWORDS = {"postgres": "p" * 40, "redis": "r" * 40, "db_migrator": "m" * 40, "db_runtime": "u" * 40}
 IMAGES = {
     "edge": "deployer/nginx:1.22",
     "frontend": "demo-frontend:1.2.3",
@@ -93,7 +93,7 @@ def test_no_secret_values_in_compose(compose):
         assert source["file"].startswith("./secrets/")
     assert doc["services"]["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
     targets = {s["target"] for s in doc["services"]["backend"]["secrets"]}
-    assert targets == {"spring.datasource.password", "spring.data.redis.password"}
+    assert targets == {"spring.datasource.password", "spring.flyway.password", "spring.data.redis.password"}
 
 
 def test_postgres_tuned_from_memory_limit(compose):

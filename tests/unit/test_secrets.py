@@ -5,11 +5,13 @@ import sys
 
 import pytest
 
-from ansible_render import ROLES
+from ansible.template import trust_as_template
+
+from ansible_render import ROLES, templar
 from test_compose_stack import PASSWORDS, _render
 
 sys.path.insert(0, str(ROLES / "compose_stack" / "filter_plugins"))
-from stack_filters import choose_secret  # noqa: E402
+from stack_filters import choose_secret, host_passwords  # noqa: E402
 
 FRESH = "f" * 40
 
@@ -60,3 +62,27 @@ def test_a_password_change_changes_the_consumers_definition(changed):
     before = _render()[0]["services"]["backend"]["labels"]["io.deployer.secrets"]
     after = _render(compose_stack__passwords={**PASSWORDS, changed: "n" * 40})[0]["services"]["backend"]
     assert after["labels"]["io.deployer.secrets"] != before
+
+
+def _secret_files():
+    return templar(roles=["stack", "compose_stack"]).template(trust_as_template("{{ compose_stack__secret_files }}"))
+
+
+def test_the_host_passwords_are_read_back_from_the_files_the_role_writes():
+    table = _secret_files()
+    written = [entry.get("format", "%s") % PASSWORDS[entry["password"]] for entry in table]
+    assert host_passwords(table, written) == PASSWORDS
+
+
+def test_a_host_from_before_the_database_roles_gets_new_ones_not_the_superusers_password():
+    # The single-role layout: the application read the superuser's password, and had no migrator file.
+    table = _secret_files()
+    old = {"postgres_password": "p" * 40, "redis_conf": "requirepass " + "r" * 40 + "\n",
+           "backend_db_password": "p" * 40, "backend_redis_password": "r" * 40}
+    found = host_passwords(table, [old.get(entry["name"], "") for entry in table])
+    assert found == {"postgres": "p" * 40, "redis": "r" * 40, "db_runtime": "", "db_migrator": ""}
+
+
+def test_a_missing_or_unparsable_file_is_no_password():
+    table = [{"password": "redis", "parse": "^requirepass (\\S+)$"}, {"password": "postgres"}]
+    assert host_passwords(table, ["port 6379\n", ""]) == {"redis": "", "postgres": ""}

@@ -120,6 +120,24 @@ def choose_secret(sources, rotate=False):
             return {"value": value, "source": source, "rotated": bool(host) and value != host, "host": host}
 
 
+def host_passwords(secret_files, contents):
+    """{password: the value the host's files hold} from the secret-file table and each file's text.
+
+    Each entry may carry `parse`, a regex whose first group is the password (e.g. Redis's `requirepass`
+    line); otherwise the whole file, trimmed, is. The first file with a value wins. A value already taken
+    by an earlier password is not adopted again: the stack never gives two passwords one value, so a
+    shared one is a file from before they were split (e.g. the application reading the superuser's).
+    """
+    found = {}
+    for entry, text in zip(secret_files, contents):
+        if found.get(entry["password"]):
+            continue
+        match = re.search(entry.get("parse", r"(?s)\A(.*)\Z"), text or "", re.MULTILINE)
+        value = match.group(1).strip() if match else ""
+        found[entry["password"]] = "" if value in found.values() else value
+    return found
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -129,6 +147,7 @@ class FilterModule:
             "releases_to_prune": releases_to_prune,
             "service_images": service_images,
             "choose_secret": choose_secret,
+            "host_passwords": host_passwords,
             "compose_string": compose_string,
             "added_service_limits": added_service_limits,
         }
