@@ -52,10 +52,29 @@ def test_only_the_edge_publishes_ports(deployed):
     assert set(published) == {"edge", "frontend", "backend", "postgres", "redis"}
     assert sorted(p["PublishedPort"] for p in published["edge"]) == [80, 443]
     assert all(not ports for service, ports in published.items() if service != "edge")
-    for port in (5432, 6379, 8080):
+    for port in (5432, 6379, 8080, 8081):
         with socket.socket() as sock:
             sock.settimeout(2)
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} answers on the host"
+
+
+def _inside_backend(port, path):
+    """GET from within the backend's own network namespace: (status line, body)."""
+    script = (f"exec 3<>/dev/tcp/127.0.0.1/{port} && printf 'GET {path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3"
+              " && cat <&3")
+    out = compose("exec", "-T", "backend", "bash", "-c", script)
+    head, _, body = out.partition("\r\n\r\n")
+    return head.splitlines()[0], body
+
+
+def test_the_actuator_is_on_a_management_port_the_edge_never_routes(deployed):
+    status_line, body = _inside_backend(8081, "/actuator/prometheus")
+    assert " 200 " in status_line and 'http_server_requests_seconds_bucket{' in body, status_line
+    assert " 404 " in _inside_backend(8080, "/actuator/prometheus")[0]  # not on the routed port
+    for path in ("/actuator/prometheus", "/actuator/env", "/actuator/health/readiness", "/actuator/heapdump"):
+        assert request("GET", path)[0] == 404, path
+    status, _, body = request("GET", "/actuator/health")  # the public status: the backend's /readyz
+    assert status == 200 and json.loads(body)["status"] == "UP"
 
 
 def test_second_run_changes_nothing(deployed):

@@ -85,7 +85,7 @@ def test_runtime_users(first_run):
     assert docker("run", "--rm", "--entrypoint", "id", refs["frontend"], "-u").stdout.strip() == "101"
     assert docker("run", "--rm", "--entrypoint", "id", refs["backend"], "-u").stdout.strip() == "10001"
     health = json.loads(docker("image", "inspect", "-f", "{{json .Config.Healthcheck}}", refs["backend"]).stdout)
-    assert "/actuator/health" in " ".join(health["Test"])
+    assert "/readyz" in " ".join(health["Test"])
 
 
 def test_frontend_serves_with_a_read_only_root(first_run):

@@ -159,7 +159,7 @@ def test_health_probes_are_http_over_dev_tcp(compose):
     svcs = compose[0]["services"]
     probe = svcs["backend"]["healthcheck"]["test"]
     assert probe[:3] == ["CMD", "bash", "-c"]
-    assert "printf 'GET /actuator/health HTTP/1.0\\r\\n" in probe[3]
+    assert "printf 'GET /readyz HTTP/1.0\\r\\n" in probe[3]
     assert "grep -Eq '^HTTP/1.[01] 200'" in probe[3]
     assert "GET /healthz " in svcs["edge"]["healthcheck"]["test"][3]
 

@@ -137,7 +137,7 @@ def test_backend_dockerfile(vars_, tmp_path):
     assert entry == ['["/usr/local/bin/app-entrypoint"]']
     assert "exec java $JAVA_OPTS -jar /app/app.jar" in text
     health = [a for k, a in final if k == "HEALTHCHECK"]
-    assert len(health) == 1 and "/dev/tcp/127.0.0.1/8080" in health[0] and "/actuator/health" in health[0]
+    assert len(health) == 1 and "/dev/tcp/127.0.0.1/8080" in health[0] and "/readyz" in health[0]
     assert "curl" not in health[0]
     assert not any(k == "RUN" and re.search(r"\b(mvn|javac)\b", a) for k, a in final)
     path = tmp_path / "Dockerfile"

@@ -73,6 +73,18 @@ def test_backend_port_is_one_edit():
     assert wired("images.yml", "container_images_backend_port", contract) == 9090
 
 
+def test_the_management_port_and_health_path_are_one_edit_each():
+    contract = {"stack_services": [{**svc, **({"management_port": 9091, "health_path": "/livez"} if svc["name"] == "backend" else {})}
+                                   for svc in _services()]}
+    backend = _compose(**contract)["services"]["backend"]
+    assert backend["environment"]["MANAGEMENT_SERVER_PORT"] == "9091"
+    assert "GET /livez HTTP" in " ".join(backend["healthcheck"]["test"])
+    locations = _edge(**contract)["conf.d/10-edge.conf"]
+    assert "proxy_pass http://edge_backend/livez;" in locations
+    assert "9091" not in locations  # the edge never routes to the management port
+    assert wired("images.yml", "container_images_backend_health_path", contract) == "/livez"
+
+
 def test_domains_are_one_edit():
     contract = {"stack_domains": ["shop.example.com", "www.shop.example.com"]}
     edge = _edge(**contract)

@@ -46,3 +46,8 @@ def test_default_contract_passes(tmp_path):
 def test_bad_contract_fails_naming_the_variable(tmp_path, contract, named):
     rc, out = run(tmp_path, contract)
     assert rc != 0 and "The stack contract is invalid" in out and named in out, out[-2000:]
+
+
+def test_a_management_port_on_the_routed_port_fails_naming_the_service(tmp_path):
+    rc, out = run(tmp_path, {"stack_services": _services(backend={"management_port": 8080})})
+    assert rc != 0 and "stack_services[backend].management_port" in out, out[-2000:]
