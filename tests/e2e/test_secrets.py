@@ -69,5 +69,11 @@ def test_rotation_changes_the_running_passwords_without_failed_requests(deployed
     report("secret-rotation", {"ok": load.ok, "failed": len(load.failures), "longest_gap_s": load.longest_gap})
     assert all(after[name] != before[name] for name in FILES)
     assert load.failures == [] and load.ok > 20
+    # What the running servers read is what the host's files say (a replaced file stays bind-mounted by
+    # its old inode): the health checks pass and the next deploy adopts the new values.
+    assert compose("exec", "-T", "redis", "cat", "/run/secrets/redis.conf") == (SECRETS / "redis/redis.conf").read_text()
+    _api_round_trip("right after a rotation")
+    _, _, recap = ansible_playbook("playbooks/deploy.yml", "-i", "local")
+    assert recap["changed"] == 0 and _digests() == after
     _restart_everything()
     _api_round_trip("after a rotation")

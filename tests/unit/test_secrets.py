@@ -53,11 +53,19 @@ def test_secret_consumers_are_labelled_with_a_digest_not_the_password():
     doc, text = _render()
     label = doc["services"]["backend"]["labels"]["io.deployer.secrets"]
     assert len(label) == 16 and all(p not in text for p in PASSWORDS.values())
-    # Servers read their password only at start (postgres at initdb): a rotation changes them live instead.
-    assert all("labels" not in doc["services"][name] for name in ("postgres", "redis", "edge", "frontend"))
+    # PostgreSQL reads its password only at initdb: a rotation changes it live (ALTER ROLE), never restarts it.
+    assert all("labels" not in doc["services"][name] for name in ("postgres", "edge", "frontend"))
 
 
-@pytest.mark.parametrize("changed", ["postgres", "redis"])
+@pytest.mark.parametrize("changed, recreated", [("redis", True), ("postgres", False), ("db_runtime", False)])
+def test_redis_is_recreated_only_when_its_own_password_changes(changed, recreated):
+    # Its container keeps seeing the replaced file's old inode, where its health check reads the password.
+    before = _render()[0]["services"]["redis"]["labels"]["io.deployer.secrets"]
+    after = _render(compose_stack__passwords={**PASSWORDS, changed: "n" * 40})[0]["services"]["redis"]
+    assert (after["labels"]["io.deployer.secrets"] != before) is recreated
+
+
+@pytest.mark.parametrize("changed", ["redis", "db_runtime", "db_migrator"])
 def test_a_password_change_changes_the_consumers_definition(changed):
     before = _render()[0]["services"]["backend"]["labels"]["io.deployer.secrets"]
     after = _render(compose_stack__passwords={**PASSWORDS, changed: "n" * 40})[0]["services"]["backend"]
