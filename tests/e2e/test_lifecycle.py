@@ -63,7 +63,7 @@ def _inside_backend(port, path):
     script = (f"exec 3<>/dev/tcp/127.0.0.1/{port} && printf 'GET {path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3"
               " && cat <&3")
     out = compose("exec", "-T", "backend", "bash", "-c", script)
-    head, _, body = out.partition("\r\n\r\n")
+    head, _, body = out.replace("\r\n", "\n").partition("\n\n")  # text mode may already have folded \r\n
     return head.splitlines()[0], body
 
 
