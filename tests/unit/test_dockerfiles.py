@@ -30,6 +30,9 @@ BACKEND_CASES = [
     for ca in ("", CA)
     for jar in ("", "/srv/app.jar")
 ]
+# Spring Boot's layers, least changing first, each its own COPY (its own image layer).
+BOOT_LAYERS = ("dependencies", "spring-boot-loader", "snapshot-dependencies", "application")
+EXTRACT = "java -Djarmode=tools -jar /build/app.jar extract --layers --destination /build/extracted"
 
 
 def _labels(stage):
@@ -115,6 +118,9 @@ def test_backend_dockerfile(vars_, tmp_path):
     if prebuilt:
         assert not any("mvn" in a for _, a in build)
         assert ("COPY", "app.jar /build/app.jar") in build
+        copy_jar = build.index(("COPY", "app.jar /build/app.jar"))
+        extract = next(i for i, (k, a) in enumerate(build) if k == "RUN" and EXTRACT in a)
+        assert copy_jar < extract
         assert "maven-settings.xml" not in text and "ImportCa.java" not in text
     else:
         body = list(build)
@@ -122,11 +128,16 @@ def test_backend_dockerfile(vars_, tmp_path):
         warm = next(i for i, (k, a) in enumerate(body) if k == "RUN" and "-DskipTests" in a)
         src = body.index(("COPY", "src ./src"))
         full = next(i for i, (k, a) in enumerate(body) if k == "RUN" and a.startswith("mvn -B -DskipTests package"))
-        assert pom < warm < src < full
+        extract = next(i for i, (k, a) in enumerate(body) if k == "RUN" and EXTRACT in a)
+        assert pom < warm < src < full < extract
         assert "COPY maven-settings.xml /root/.m2/settings.xml" in text
         if vars_["container_images_extra_ca_bundle"]:
             assert any(k == "RUN" and "ImportCa.java" in a for k, a in build)
-    assert ("COPY", "--from=build /build/app.jar /app/app.jar") in final
+    # The extracted layers, not the fat jar: one COPY per layer, in Spring Boot's order, so a source-only
+    # change rebuilds and ships the application layer (and what follows it) only.
+    copies = [a for k, a in final if k == "COPY"]
+    assert copies == [f"--from=build /build/extracted/{layer}/ /app/" for layer in BOOT_LAYERS]
+    assert "/build/app.jar /app" not in text
     assert _user(final) == "10001:10001"
     assert ("WORKDIR", "/app") in final
     assert ("STOPSIGNAL", "SIGTERM") in final
@@ -135,7 +146,8 @@ def test_backend_dockerfile(vars_, tmp_path):
     assert "-XX:MaxRAMPercentage=75" in env and "-XX:+ExitOnOutOfMemoryError" in env
     entry = [a for k, a in final if k == "ENTRYPOINT"]
     assert entry == ['["/usr/local/bin/app-entrypoint"]']
-    assert "exec java $JAVA_OPTS -jar /app/app.jar" in text
+    # java is PID 1 (exec), with $JAVA_OPTS, on the thin jar whose manifest names lib/*.jar.
+    assert "'exec java $JAVA_OPTS -jar /app/app.jar \"$@\"'" in text
     health = [a for k, a in final if k == "HEALTHCHECK"]
     assert len(health) == 1 and "/dev/tcp/127.0.0.1/8080" in health[0] and "/actuator/health" in health[0]
     assert "curl" not in health[0]
