@@ -144,6 +144,9 @@ def test_backend_dockerfile(vars_, tmp_path):
     assert ("EXPOSE", "8080") in final
     env = " ".join(a for k, a in final if k == "ENV")
     assert "-XX:MaxRAMPercentage=75" in env and "-XX:+ExitOnOutOfMemoryError" in env
+    # The GC is named: a 1-CPU limit would otherwise get Serial while the CDS training run of a multi-core
+    # build got G1.
+    assert "-XX:+UseG1GC" in env
     entry = [a for k, a in final if k == "ENTRYPOINT"]
     assert entry == ['["/usr/local/bin/app-entrypoint"]']
     # java is PID 1 (exec), with $JAVA_OPTS, on the thin jar whose manifest names lib/*.jar.
