@@ -124,7 +124,12 @@ def test_image_sizes(first_run):
         print(f"  {name:14} {ref:40} {size_mb(ref):7.0f} MB")
     if flavor == "registry_free":
         assert size_mb(refs["frontend"]) < size_mb("deployer/node:18")
-        assert size_mb(refs["backend"]) < size_mb("deployer/maven:3.8.7-17")
+        # The CDS archive (container_images_backend_cds, 74 MB for the demo) is made for the runtime image and
+        # can outweigh the builder's toolchain: compare the rest.
+        archive = docker("run", "--rm", "--entrypoint", "sh", refs["backend"], "-c",
+                         "stat -c %s /app/app.jsa 2>/dev/null || echo 0").stdout.strip()
+        print(f"  CDS archive    {int(archive) / 1e6:.0f} MB")
+        assert size_mb(refs["backend"]) - int(archive) / 1e6 < size_mb("deployer/maven:3.8.7-17")
 
 
 def test_second_run_changes_nothing(first_run, run_images):

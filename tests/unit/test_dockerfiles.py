@@ -23,13 +23,16 @@ FRONTEND_CASES = [
 ]
 BACKEND_CASES = [
     pytest.param({"container_images_flavor": flavor, "container_images_extra_ca_bundle": ca,
-                  "container_images_backend_prebuilt_jar": jar,
+                  "container_images_backend_prebuilt_jar": jar, "container_images_backend_cds": False,
                   "container_images_maven_mirror_url": "https://maven.example.com/maven2" if not jar else ""},
                  id=f"{flavor}-{'ca' if ca else 'noca'}-{'prebuilt' if jar else 'maven'}")
     for flavor in ("official", "registry_free")
     for ca in ("", CA)
     for jar in ("", "/srv/app.jar")
 ]
+# Spring Boot's layers, least changing first, each its own COPY (its own image layer).
+BOOT_LAYERS = ("dependencies", "spring-boot-loader", "snapshot-dependencies", "application")
+EXTRACT = "java -Djarmode=tools -jar /build/app.jar extract --layers --destination /build/extracted"
 
 
 def _labels(stage):
@@ -115,6 +118,9 @@ def test_backend_dockerfile(vars_, tmp_path):
     if prebuilt:
         assert not any("mvn" in a for _, a in build)
         assert ("COPY", "app.jar /build/app.jar") in build
+        copy_jar = build.index(("COPY", "app.jar /build/app.jar"))
+        extract = next(i for i, (k, a) in enumerate(build) if k == "RUN" and EXTRACT in a)
+        assert copy_jar < extract
         assert "maven-settings.xml" not in text and "ImportCa.java" not in text
     else:
         body = list(build)
@@ -122,20 +128,30 @@ def test_backend_dockerfile(vars_, tmp_path):
         warm = next(i for i, (k, a) in enumerate(body) if k == "RUN" and "-DskipTests" in a)
         src = body.index(("COPY", "src ./src"))
         full = next(i for i, (k, a) in enumerate(body) if k == "RUN" and a.startswith("mvn -B -DskipTests package"))
-        assert pom < warm < src < full
+        extract = next(i for i, (k, a) in enumerate(body) if k == "RUN" and EXTRACT in a)
+        assert pom < warm < src < full < extract
         assert "COPY maven-settings.xml /root/.m2/settings.xml" in text
         if vars_["container_images_extra_ca_bundle"]:
             assert any(k == "RUN" and "ImportCa.java" in a for k, a in build)
-    assert ("COPY", "--from=build /build/app.jar /app/app.jar") in final
+    # The extracted layers, not the fat jar: one COPY per layer, in Spring Boot's order, so a source-only
+    # change rebuilds and ships the application layer (and what follows it) only.
+    copies = [a for k, a in final if k == "COPY"]
+    assert copies == [f"--from=build /build/extracted/{layer}/ /app/" for layer in BOOT_LAYERS]
+    assert "/build/app.jar /app" not in text
     assert _user(final) == "10001:10001"
     assert ("WORKDIR", "/app") in final
     assert ("STOPSIGNAL", "SIGTERM") in final
     assert ("EXPOSE", "8080") in final
     env = " ".join(a for k, a in final if k == "ENV")
     assert "-XX:MaxRAMPercentage=75" in env and "-XX:+ExitOnOutOfMemoryError" in env
+    # The GC is named: a 1-CPU limit would otherwise get Serial while the CDS training run of a multi-core
+    # build got G1.
+    assert "-XX:+UseG1GC" in env
     entry = [a for k, a in final if k == "ENTRYPOINT"]
     assert entry == ['["/usr/local/bin/app-entrypoint"]']
-    assert "exec java $JAVA_OPTS -jar /app/app.jar" in text
+    # java is PID 1 (exec), with $JAVA_OPTS, on the thin jar whose manifest names lib/*.jar.
+    assert "'exec java $JAVA_OPTS -jar /app/app.jar \"$@\"'" in text
+    assert "SharedArchiveFile" not in text and "ArchiveClassesAtExit" not in text, "CDS is off in these cases"
     health = [a for k, a in final if k == "HEALTHCHECK"]
     assert len(health) == 1 and "/dev/tcp/127.0.0.1/8080" in health[0] and "/readyz" in health[0]
     assert "curl" not in health[0]
@@ -144,6 +160,40 @@ def test_backend_dockerfile(vars_, tmp_path):
     path.write_text(text)
     code, output = hadolint(path)
     assert code == 0, output
+
+
+@pytest.mark.parametrize("jar", ["", "/srv/app.jar"], ids=["maven", "prebuilt"])
+def test_backend_dockerfile_with_cds(jar, tmp_path):
+    vars_ = {"container_images_flavor": "registry_free", "container_images_backend_prebuilt_jar": jar,
+             "container_images_backend_cds": True}
+    text = render_dockerfile("backend.Dockerfile.j2", **vars_)
+    final = _common_checks(text, vars_)[-1]
+    copies = [i for i, (k, _) in enumerate(final) if k == "COPY"]
+    assert [final[i][1] for i in copies] == [f"--from=build /build/extracted/{layer}/ /app/" for layer in BOOT_LAYERS]
+    # The training run: after the last layer, before USER (it writes /app/app.jsa as root, read-only later),
+    # with the image's $JAVA_OPTS (the same GC as at run time), no database (Flyway off for this run only:
+    # a -D of this RUN, not an ENV that would reach production).
+    env = next(i for i, (k, _) in enumerate(final) if k == "ENV")
+    train = [i for i, (k, a) in enumerate(final) if k == "RUN" and "-XX:ArchiveClassesAtExit=/app/app.jsa" in a]
+    user = next(i for i, (k, _) in enumerate(final) if k == "USER")
+    assert len(train) == 1 and env < copies[-1] < train[0] < user
+    run = final[train[0]][1]
+    assert run.startswith("java $JAVA_OPTS ") and "-Dspring.context.exit=onRefresh" in run
+    assert "-Dspring.flyway.enabled=false" in run and "-jar /app/app.jar" in run
+    assert not any(k == "ENV" and "flyway" in a.lower() for k, a in final)
+    # The entrypoint maps the archive, still exec'ing java as PID 1.
+    assert "'exec java $JAVA_OPTS -XX:SharedArchiveFile=/app/app.jsa -jar /app/app.jar \"$@\"'" in text
+    assert [a for k, a in final if k == "ENTRYPOINT"] == ['["/usr/local/bin/app-entrypoint"]']
+    assert ("STOPSIGNAL", "SIGTERM") in final and _user(final) == "10001:10001"
+    path = tmp_path / "Dockerfile"
+    path.write_text(text)
+    code, output = hadolint(path)
+    assert code == 0, output
+
+
+def test_cds_is_on_by_default():
+    text = render_dockerfile("backend.Dockerfile.j2", container_images_flavor="registry_free")
+    assert "-XX:SharedArchiveFile=/app/app.jsa" in text and "-XX:ArchiveClassesAtExit=/app/app.jsa" in text
 
 
 def test_build_args_are_declared_after_the_dependency_layer():
