@@ -1,7 +1,9 @@
-"""Bad inventory values fail in the deploy's pre-flight, before any change, naming the variable.
+"""Bad inventory values fail in site.yml's pre-flight (playbooks/preflight.yml), before any role changes
+anything, naming the variable.
 
-Each case runs `playbooks/deploy.yml -i local` with one bad extra var against a project that does not
-exist yet: a green play or any `changed` task is a failure of the check."""
+Each case runs the README's main job, `site.yml -i local`, with one bad extra var (and what switches its role
+on) against a project that does not exist yet: a green play, any `changed` task, or reaching the first
+provisioning play is a failure of the check."""
 
 import json
 import re
@@ -35,12 +37,36 @@ CASES = [
     ({"stack_release": "1.0/../../x"}, "stack_release"),
     ({"stack_services": DEFAULT_SERVICES + [{"name": "worker", "image": "backend", "port": 8081, "uid": 10001,
                                               "memory": "lots"}]}, "stack_services[worker].memory"),
+    ({"stack_services": [{**svc, "management_port": 8080} if svc["name"] == "backend" else svc for svc in DEFAULT_SERVICES]},
+     "stack_services[backend].management_port"),
+    ({"stack_domains": ["bad name"]}, "stack_domains"),
+    ({"compose_stack_https_port": 80}, "compose_stack_https_port"),
+    ({"compose_stack_bind_address": "localhost; true"}, "compose_stack_bind_address"),
+    ({"container_images_flavor": "fast"}, "container_images_flavor"),
+    ({"container_images_backend_src": "/nonexistent"}, "container_images_backend_src"),
+    ({"edge_nginx_limit_api_rate": "20/s"}, "edge_nginx_limit_api_rate"),
+    ({"edge_nginx_proxy_read_timeout": "30 seconds"}, "edge_nginx_proxy_read_timeout"),
+    ({"edge_nginx_client_max_body_size": "1 MB"}, "edge_nginx_client_max_body_size"),
+    ({"pg_backup_dir": "/var"}, "pg_backup_dir"),
+    ({"pg_backup_dir": "/etc/backups"}, "pg_backup_dir"),
+    ({"pg_backup_keep_daily": -3}, "pg_backup_keep_daily"),
+    ({"pg_backup_weekly_day": 9}, "pg_backup_weekly_day"),
+    ({"pg_backup_max_age": "a day"}, "pg_backup_max_age"),
+    ({"tls_certbot_enabled": True, "tls_certbot_domains": ["other.example.com"]}, "tls_certbot_domains"),
+    ({"tls_certbot_enabled": True, "tls_certbot_email": "not-an-address"}, "tls_certbot_email"),
+    ({"host_firewall_enabled": True, "host_firewall_trusted_networks": ["0.0.0.0/0"]}, "host_firewall_trusted_networks"),
+    ({"host_firewall_enabled": True, "host_firewall_ssh_ports": []}, "host_firewall_ssh_ports"),
+    ({"host_hardening_enabled": True, "host_hardening_deploy_user": "root"}, "host_hardening_deploy_user"),
+    ({"host_hardening_enabled": True, "host_hardening_authorized_keys": ["my laptop"]}, "host_hardening_authorized_keys"),
+    ({"host_hardening_enabled": True, "host_firewall_enabled": True, "host_hardening_sshd_ports": [2222]},
+     "host_hardening_sshd_ports"),
+    ({"docker_engine_skip_if_present": False, "docker_engine_version": "latest; rm -rf /"}, "docker_engine_version"),
 ]
 
 
 def _run(extra):
     variables = {"stack_project": PROJECT, **extra}
-    proc = subprocess.run(["ansible-playbook", "playbooks/deploy.yml", "-i", "local", "-e", json.dumps(variables)],
+    proc = subprocess.run(["ansible-playbook", "site.yml", "-i", "local", "-e", json.dumps(variables)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
     recap = dict(re.findall(r"\b(changed|failed)=(\d+)", out.split("PLAY RECAP")[-1]))
@@ -54,11 +80,12 @@ def results(docker_available):
         return list(pool.map(lambda case: _run(case[0]), CASES))
 
 
-@pytest.mark.parametrize("index", range(len(CASES)), ids=[next(iter(c[0])) for c in CASES])
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[c[1] for c in CASES])
 def test_bad_value_fails_before_any_change_naming_the_variable(results, index):
     rc, out, recap = results[index]
     flat = " ".join(out.split())
     assert rc != 0, out[-2000:]
     assert recap.get("changed") == "0", out[-3000:]
     assert CASES[index][1] in flat, out[-3000:]
+    assert "PLAY [Provision the application hosts]" not in out, "failed after the pre-flight"
     assert not Path(f"/opt/{PROJECT}").exists()
