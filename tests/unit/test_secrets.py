@@ -94,3 +94,13 @@ def test_a_host_from_before_the_database_roles_gets_new_ones_not_the_superusers_
 def test_a_missing_or_unparsable_file_is_no_password():
     table = [{"password": "redis", "parse": "^requirepass (\\S+)$"}, {"password": "postgres"}]
     assert host_passwords(table, ["port 6379\n", ""]) == {"redis": "", "postgres": ""}
+
+
+def test_what_the_running_server_reads_wins_over_a_replaced_file():
+    table = _secret_files()
+    files = [entry.get("format", "%s") % PASSWORDS[entry["password"]] for entry in table]
+    running = {"redis_conf": "requirepass " + "o" * 40 + "\n"}
+    assert host_passwords(table, files, running)["redis"] == "o" * 40
+    # A running file without the password (or none at all) leaves the host's file to decide.
+    assert host_passwords(table, files, {"redis_conf": "port 6379\n"})["redis"] == PASSWORDS["redis"]
+    assert host_passwords(table, files, {})["redis"] == PASSWORDS["redis"]

@@ -120,20 +120,25 @@ def choose_secret(sources, rotate=False):
             return {"value": value, "source": source, "rotated": bool(host) and value != host, "host": host}
 
 
-def host_passwords(secret_files, contents):
+def host_passwords(secret_files, contents, running=None):
     """{password: the value the host's files hold} from the secret-file table and each file's text.
 
     Each entry may carry `parse`, a regex whose first group is the password (e.g. Redis's `requirepass`
-    line); otherwise the whole file, trimmed, is. The first file with a value wins. A value already taken
-    by an earlier password is not adopted again: the stack never gives two passwords one value, so a
-    shared one is a file from before they were split (e.g. the application reading the superuser's).
+    line); otherwise the whole file, trimmed, is. `running` ({secret name: text}) holds what a running
+    server reads, which may be older than the file (a bind mount keeps a replaced file's inode); its value
+    wins over the file's. The first file with a value wins. A value already taken by an earlier password
+    is not adopted again: the stack never gives two passwords one value, so a shared one is a file from
+    before they were split (e.g. the application reading the superuser's).
     """
+    def read(entry, text):
+        match = re.search(entry.get("parse", r"(?s)\A(.*)\Z"), text or "", re.MULTILINE)
+        return match.group(1).strip() if match else ""
+
     found = {}
     for entry, text in zip(secret_files, contents):
         if found.get(entry["password"]):
             continue
-        match = re.search(entry.get("parse", r"(?s)\A(.*)\Z"), text or "", re.MULTILINE)
-        value = match.group(1).strip() if match else ""
+        value = read(entry, (running or {}).get(entry.get("name"))) or read(entry, text)
         found[entry["password"]] = "" if value in found.values() else value
     return found
 
