@@ -69,6 +69,8 @@ log "$(docker compose version)"
 # age and restic the encrypted offsite backup test; shellcheck runs in `make lint`; psql runs the backend's
 # db/roles.sql in its tests (make backend-test).
 apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellcheck postgresql-client
+# Chromium runs the browser tests of `make e2e` (Playwright drives it; it downloads no browser of its own).
+apt_install chromium
 # Node.js and npm run the frontend's tests (make frontend-test): Debian's (18.20, npm 9.2) only when no npm
 # answers, so an existing installation (e.g. NodeSource's) is left alone.
 command -v npm >/dev/null || apt_install nodejs npm

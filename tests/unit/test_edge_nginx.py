@@ -51,10 +51,17 @@ def test_security_headers_snippet_complete(conf):
         lines = [d for d in directives(snippet, "add_header") if d.startswith(header + " ")]
         assert len(lines) == 1, header
         assert lines[0].endswith(" always"), header
-    csp = [d for d in directives(snippet, "add_header") if d.startswith("Content-Security-Policy")][0]
-    for part in ["default-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'self'",
-                 "form-action 'self'"]:
-        assert part in csp
+    assert "Content-Security-Policy $edge_csp always" in directives(snippet, "add_header")
+    csp_map = re.search(r"map \$uri \$edge_csp \{(.*?)\n\}", conf["conf.d/00-http.conf"], re.S).group(1)
+    entries = dict(re.findall(r'^\s*(\S+) "([^"]*)";', csp_map, re.M))
+    assert set(entries) == {"default", '"~^/api/docs/"'}
+    for csp in entries.values():
+        for part in ["default-src 'self'", "script-src 'self';", "object-src 'none'", "frame-ancestors 'none'",
+                     "base-uri 'self'", "form-action 'self'"]:
+            assert part in csp
+    # The documentation's one exception: inline styles, there only.
+    assert "style-src 'self';" in entries["default"]
+    assert "style-src 'self' 'unsafe-inline';" in entries['"~^/api/docs/"']
     assert '"DENY"' in snippet and '"nosniff"' in snippet
 
 
@@ -153,6 +160,24 @@ def test_routing_and_caching(conf):
     else:
         assert "try_files $uri /index.html;" in locs["/"]
         assert 'Cache-Control "no-cache"' in locs["= /index.html"]
+
+
+@pytest.mark.parametrize("expose", [True, False])
+def test_api_docs_location(expose):
+    """The documentation prefix gets a location of its own: proxied with the API's limit, or a 404 when hidden
+    (without it the /api/ location would publish it); the security headers, CSP included, apply either way."""
+    files = render_edge(edge_nginx_expose_api_docs=expose)
+    https_server = blocks(files["conf.d/10-edge.conf"], "server")[1][1]
+    docs = dict(blocks(https_server, "location"))["^~ /api/docs/"]
+    assert SNIPPET in docs and 'Cache-Control "no-store"' in docs
+    assert ("proxy_pass http://edge_backend;" in docs) is expose
+    assert ("limit_req zone=edge_api" in docs) is expose
+    assert ("return 404" in docs) is not expose
+
+
+def test_no_api_docs_location_when_path_empty():
+    https_server = blocks(render_edge(edge_nginx_api_docs_path="")["conf.d/10-edge.conf"], "server")[1][1]
+    assert not [name for name, _ in blocks(https_server, "location") if "docs" in name]
 
 
 def test_upstream_keepalive_and_proxy(conf):

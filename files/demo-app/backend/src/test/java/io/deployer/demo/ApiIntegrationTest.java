@@ -3,6 +3,7 @@ package io.deployer.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deployer.demo.db.TestPostgres;
+import java.net.URI;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.regex.Matcher;
@@ -152,12 +153,23 @@ class ApiIntegrationTest {
 
     @Test
     void openApiDescribesTheItemsApi() {
-        HttpResponse<String> docs = http().get("/v3/api-docs");
+        HttpResponse<String> docs = http().get("/api/docs/openapi.json");
         assertThat(docs.statusCode()).as(docs.body()).isEqualTo(200);
         assertThat(docs.body()).contains("\"openapi\":\"3.", "/api/items", "/api/items/{id}", "/api/info",
-                        "\"title\":\"demo-api\"", "\"version\":\"9.9.9-it\"")
-                .doesNotContain("/actuator");
-        assertThat(http().get("/swagger-ui/index.html").statusCode()).isEqualTo(200);
+                        "\"title\":\"demo-api\"", "\"version\":\"9.9.9-it\"", "\"servers\":[{\"url\":\"/\"")
+                .doesNotContain("/actuator", "/api/docs", "127.0.0.1");
+        assertThat(http().get("/api/docs/swagger-ui/index.html").statusCode()).isEqualTo(200);
+        assertThat(http().get("/v3/api-docs").statusCode()).isEqualTo(404);
+    }
+
+    @Test
+    void swaggerUiRedirectKeepsTheEdgesSchemeAndHost() {
+        HttpResponse<String> entry = http().get("/api/docs/", "X-Forwarded-Proto", "https",
+                "X-Forwarded-Host", "shop.example");
+        assertThat(entry.statusCode()).isEqualTo(302);
+        // Relative or absolute, the browser that asked https://shop.example/api/docs/ must land on https.
+        URI landing = URI.create("https://shop.example/api/docs/").resolve(entry.headers().firstValue("Location").orElseThrow());
+        assertThat(landing).hasToString("https://shop.example/api/docs/swagger-ui/index.html");
     }
 
     @Test

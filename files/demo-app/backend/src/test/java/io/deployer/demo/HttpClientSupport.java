@@ -17,8 +17,9 @@ public final class HttpClientSupport {
         this.port = port;
     }
 
-    public HttpResponse<String> get(String path) {
-        return send(HttpRequest.newBuilder(uri(path)).GET());
+    public HttpResponse<String> get(String path, String... headers) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri(path)).GET();
+        return send(headers.length == 0 ? request : request.headers(headers));
     }
 
     public HttpResponse<String> post(String path, String json) {
