@@ -139,14 +139,21 @@ def test_second_run_changes_nothing(first_run, run_images):
     assert recap_changed(output) == 0, output[-5000:]
 
 
+def layers(ref):
+    return json.loads(docker("image", "inspect", "-f", "{{json .RootFS.Layers}}", ref).stdout)
+
+
 def test_one_line_change_rebuilds_from_cached_dependencies(first_run, run_images, workspace):
     refs, _ = first_run
     before = {key: docker("image", "inspect", "-f", "{{.Id}}", refs[key]).stdout.strip() for key in ("frontend", "backend")}
+    backend_layers = layers(refs["backend"])
+    cds = "ArchiveClassesAtExit" in docker("history", "--no-trunc", refs["backend"]).stdout
     frontend_file = next(p for p in sorted((workspace["frontend"] / "src").rglob("*"))
                          if p.is_file() and p.suffix in (".js", ".jsx", ".ts", ".tsx"))
     backend_file = next(p for p in sorted((workspace["backend"] / "src" / "main").rglob("*.java")))
     frontend_file.write_text(frontend_file.read_text() + "\n// one-line change\n")
-    backend_file.write_text(backend_file.read_text() + "\n// one-line change\n")
+    # One line of code (not a comment): the compiled application changes.
+    backend_file.write_text(backend_file.read_text() + "\nclass OneLineChange { static final int LINE = 1; }\n")
     code, output, seconds = run_images("-v")
     assert code == 0, output[-5000:]
     print(f"\n[images] rebuild after a one-line change: {seconds:.0f}s")
@@ -156,6 +163,15 @@ def test_one_line_change_rebuilds_from_cached_dependencies(first_run, run_images
     # The legacy builder prints "Step n/m : RUN npm ci ..." then " ---> Using cache" for a cached layer.
     for step in ("RUN npm ci", "RUN mvn -B -q -DskipTests package"):
         assert step_cached(output, step), f"{step} was not cached"
+    # Spring Boot's layers: only the application layer (and the CDS archive, made from the whole classpath)
+    # changed; the JRE, the user and the dependency and loader layers kept their digests, so a host that
+    # has the previous release pulls or loads only those.
+    after_layers = layers(refs["backend"])
+    changed = [i for i, (old, new) in enumerate(zip(backend_layers, after_layers)) if old != new]
+    top = len(after_layers) - 1
+    print(f"\n[images] backend layers: {len(after_layers)}, changed: {changed} (CDS: {cds})")
+    assert len(after_layers) == len(backend_layers)
+    assert changed == ([top - 1, top] if cds else [top])
     # The replaced images are removed by the role (container_images_remove_replaced), not left dangling.
     for key in ("frontend", "backend"):
         assert docker("image", "inspect", before[key], check=False).returncode != 0, f"{key}: old image left behind"
