@@ -273,3 +273,15 @@ def test_defaults_are_prefixed_documented_and_specified():
             assert above.startswith("#") or re.match(r"^container_images_\w+:", above), f"undocumented: {line}"
     for key in ("node", "nginx", "maven", "jre", "postgres", "redis"):
         assert image_is_pinned(defaults[f"container_images_official_{key}"])
+
+
+@pytest.mark.parametrize("cds", [True, False], ids=["cds", "nocds"])
+def test_build_created_is_declared_after_the_last_run(cds):
+    # The role passes a new BUILD_CREATED per build; a RUN after the ARG would miss the cache every time and
+    # every later layer (the dependencies too) would be new.
+    text = render_dockerfile("backend.Dockerfile.j2", container_images_flavor="registry_free",
+                             container_images_backend_cds=cds)
+    final = stages(text)[-1]
+    arg = final.index(("ARG", "BUILD_CREATED=unknown"))
+    assert all(i < arg for i, (k, _) in enumerate(final) if k == "RUN")
+    assert arg < next(i for i, (k, _) in enumerate(final) if k == "LABEL")
