@@ -24,15 +24,44 @@ FRONTEND_CASES = [
 BACKEND_CASES = [
     pytest.param({"container_images_flavor": flavor, "container_images_extra_ca_bundle": ca,
                   "container_images_backend_prebuilt_jar": jar, "container_images_backend_cds": False,
+                  "container_images_backend_runtime": runtime,
                   "container_images_maven_mirror_url": "https://maven.example.com/maven2" if not jar else ""},
-                 id=f"{flavor}-{'ca' if ca else 'noca'}-{'prebuilt' if jar else 'maven'}")
+                 id=f"{flavor}-{'ca' if ca else 'noca'}-{'prebuilt' if jar else 'maven'}-{runtime}")
     for flavor in ("official", "registry_free")
     for ca in ("", CA)
     for jar in ("", "/srv/app.jar")
+    for runtime in ("jlink", "jre")
 ]
 # Spring Boot's layers, least changing first, each its own COPY (its own image layer).
 BOOT_LAYERS = ("dependencies", "spring-boot-loader", "snapshot-dependencies", "application")
 EXTRACT = "java -Djarmode=tools -jar /build/app.jar extract --layers --destination /build/extracted"
+# The jlink runtime's stage: the jars of the dependency layers in, the linked runtime out.
+JRE_COPY = "--from=jre /build/jre/ /opt/java/"
+
+
+def _check_jre_stage(parsed, flavor):
+    """The jlink stage: FROM the flavor's JDK (Maven) image, fed the dependency layers before the linking
+    (so a source-only change reuses it), the application after it, for the module check only."""
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    jdk = defaults["container_images_official_maven"] if flavor == "official" else "deployer/maven:3.8.7-17"
+    jre = [stage for stage in parsed if stage[0][1].endswith(" AS jre")]
+    assert len(jre) == 1 and jre[0][0][1] == f"{jdk} AS jre"
+    body = jre[0]
+    deps = body.index(("COPY", "--from=build /build/extracted/dependencies/ /build/extracted/dependencies/"))
+    link = next(i for i, (k, a) in enumerate(body) if k == "RUN" and "jlink --add-modules" in a)
+    app = body.index(("COPY", "--from=build /build/extracted/application/ /build/extracted/application/"))
+    check = next(i for i, (k, a) in enumerate(body) if k == "RUN" and "modules missing from the runtime" in a)
+    assert deps < link < app < check
+    run = body[link][1]
+    assert "jdeps --ignore-missing-deps --print-module-deps --multi-release 17" in run
+    assert '"${modules},jdk.crypto.ec"' in run, "container_images_backend_jlink_modules are added"
+    for option in ("--no-man-pages", "--no-header-files", "--compress=2", "--generate-cds-archive"):
+        assert option in run
+    # Debian's jlink --strip-debug runs objcopy (binutils), which the JDK images lack.
+    assert "--strip-debug" not in run and "--strip-java-debug-attributes" in run
+    expected_os = defaults["container_images_official_debian"] if flavor == "official" else "deployer/debian:bookworm"
+    assert parsed[-1][0][1] == expected_os
+    return defaults
 
 
 def _labels(stage):
@@ -134,9 +163,16 @@ def test_backend_dockerfile(vars_, tmp_path):
         if vars_["container_images_extra_ca_bundle"]:
             assert any(k == "RUN" and "ImportCa.java" in a for k, a in build)
     # The extracted layers, not the fat jar: one COPY per layer, in Spring Boot's order, so a source-only
-    # change rebuilds and ships the application layer (and what follows it) only.
+    # change rebuilds and ships the application layer (and what follows it) only; the linked runtime first.
+    jlink = vars_["container_images_backend_runtime"] == "jlink"
     copies = [a for k, a in final if k == "COPY"]
-    assert copies == [f"--from=build /build/extracted/{layer}/ /app/" for layer in BOOT_LAYERS]
+    assert copies == [JRE_COPY] * jlink + [f"--from=build /build/extracted/{layer}/ /app/" for layer in BOOT_LAYERS]
+    if jlink:
+        _check_jre_stage(parsed, vars_["container_images_flavor"])
+        env = " ".join(a for k, a in final if k == "ENV")
+        assert "JAVA_HOME=/opt/java" in env and "PATH=/opt/java/bin:" in env
+    else:
+        assert not any(stage[0][1].endswith(" AS jre") for stage in parsed) and "jlink" not in text
     assert "/build/app.jar /app" not in text
     assert _user(final) == "10001:10001"
     assert ("WORKDIR", "/app") in final
@@ -169,7 +205,8 @@ def test_backend_dockerfile_with_cds(jar, tmp_path):
     text = render_dockerfile("backend.Dockerfile.j2", **vars_)
     final = _common_checks(text, vars_)[-1]
     copies = [i for i, (k, _) in enumerate(final) if k == "COPY"]
-    assert [final[i][1] for i in copies] == [f"--from=build /build/extracted/{layer}/ /app/" for layer in BOOT_LAYERS]
+    assert [final[i][1] for i in copies] == [JRE_COPY] + [f"--from=build /build/extracted/{layer}/ /app/"
+                                                         for layer in BOOT_LAYERS]
     # The training run: after the last layer, before USER (it writes /app/app.jsa as root, read-only later),
     # with the image's $JAVA_OPTS (the same GC as at run time), no database (Flyway off for this run only:
     # a -D of this RUN, not an ENV that would reach production).
@@ -189,6 +226,14 @@ def test_backend_dockerfile_with_cds(jar, tmp_path):
     path.write_text(text)
     code, output = hadolint(path)
     assert code == 0, output
+
+
+def test_jlink_runtime_is_the_default():
+    text = render_dockerfile("backend.Dockerfile.j2", container_images_flavor="registry_free")
+    parsed = stages(text)
+    assert [stage[0][1] for stage in parsed] == ["deployer/maven:3.8.7-17 AS build", "deployer/maven:3.8.7-17 AS jre",
+                                                 "deployer/debian:bookworm"]
+    assert 'org.opencontainers.image.base.name="deployer/debian:bookworm"' in text
 
 
 def test_cds_is_on_by_default():
@@ -271,5 +316,17 @@ def test_defaults_are_prefixed_documented_and_specified():
         if re.match(r"^container_images_\w+:", line):
             above = lines[index - 1] if index else ""
             assert above.startswith("#") or re.match(r"^container_images_\w+:", above), f"undocumented: {line}"
-    for key in ("node", "nginx", "maven", "jre", "postgres", "redis"):
+    for key in ("node", "nginx", "maven", "jre", "postgres", "redis", "debian"):
         assert image_is_pinned(defaults[f"container_images_official_{key}"])
+
+
+@pytest.mark.parametrize("cds", [True, False], ids=["cds", "nocds"])
+def test_build_created_is_declared_after_the_last_run(cds):
+    # The role passes a new BUILD_CREATED per build; a RUN after the ARG would miss the cache every time and
+    # every later layer (the dependencies too) would be new.
+    text = render_dockerfile("backend.Dockerfile.j2", container_images_flavor="registry_free",
+                             container_images_backend_cds=cds)
+    final = stages(text)[-1]
+    arg = final.index(("ARG", "BUILD_CREATED=unknown"))
+    assert all(i < arg for i, (k, _) in enumerate(final) if k == "RUN")
+    assert arg < next(i for i, (k, _) in enumerate(final) if k == "LABEL")

@@ -29,7 +29,12 @@ security=${mirror%/debian}/debian-security
 echo "deb $mirror $suite main
 deb $mirror $suite-updates main
 deb $security $suite-security main" >"$rootfs/etc/apt/sources.list"
-rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/usr/share/doc/*/changelog* "$rootfs"/usr/share/man/*
+# The dpkg excludes above only apply to later installs: drop what debootstrap already unpacked (translations,
+# docs but their copyright files) and the packages it downloaded (about 60 MB of the base otherwise).
+rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
+  "$rootfs"/usr/share/man/*
+find "$rootfs"/usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+find "$rootfs"/usr/share/doc -mindepth 1 ! -type d ! -name copyright -delete
 tar -C "$rootfs" --numeric-owner -c . | docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8' \
