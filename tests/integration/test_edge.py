@@ -22,6 +22,9 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from edge_render import CONFUSING_PATHS, PLAIN_PATHS  # noqa: E402  (shared with the unit tests)
+
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK_BIN = ROOT / ".venv" / "bin" / "ansible-playbook"
 DOMAIN = "edge.example.test"
@@ -51,7 +54,8 @@ class H(BaseHTTPRequestHandler):
         if p.startswith("/api/") or p == "/readyz":
             body, ctype = json.dumps({"path": p, "rid": self.headers.get("X-Request-ID"),
                                       "xff": self.headers.get("X-Forwarded-For"),
-                                      "proto": self.headers.get("X-Forwarded-Proto")}), "application/json"
+                                      "proto": self.headers.get("X-Forwarded-Proto"),
+                                      "pad": "x" * 600}), "application/json"  # worth compressing
         elif p.startswith("/actuator/"):
             body, ctype = '{"secret":"leaked"}', "application/json"
         elif p.startswith("/assets/"):
@@ -67,6 +71,8 @@ class H(BaseHTTPRequestHandler):
         self.wfile.write(data)
     def log_message(self, *a):
         pass
+    def log_request(self, *a):
+        print("REQUEST", self.path, flush=True)  # what reached the backend: `docker logs`
 
 ThreadingHTTPServer(("0.0.0.0", 8080), H).serve_forever()
 '''
@@ -368,6 +374,42 @@ def test_api_proxied_no_store(stack):
     assert seen["path"] == "/api/items" and seen["rid"] == "abc-123" and seen["proto"] == "https"
     assert seen["xff"].startswith("172.") or seen["xff"].count(".") == 3
     assert headers["x-request-id"] == "abc-123"
+
+
+def test_forwarded_for_is_not_what_the_client_wrote(stack):
+    status, _, body = https_get(stack["https"], "/api/items", headers={"X-Forwarded-For": "6.6.6.6"})
+    assert status == 200
+    seen = json.loads(body)["xff"]
+    assert "6.6.6.6" not in seen and seen.count(".") == 3 and "," not in seen, seen
+
+
+def test_confusing_paths_refused_before_the_backend(stack):
+    marker = uuid.uuid4().hex[:8]
+    answers = {}
+    for path in CONFUSING_PATHS:
+        path = path.replace("actuator", f"actuator{marker}") if "actuator" in path else path + ("&" if "?" in path else "?") + marker
+        status, headers, body = https_get(stack["https"], path)
+        answers[path] = status
+        assert status in (400, 404) and b"leaked" not in body, (path, status, body)
+        if status == 400 and body.startswith(b"{"):
+            assert_security_headers(headers)
+    for path in PLAIN_PATHS:
+        status, _, _ = https_get(stack["https"], path)
+        assert status == 200, (path, status)
+    # The backend saw none of them (the plain ones, yes).
+    reached = run(["docker", "logs", stack["backend"]]).stdout
+    assert marker not in reached, [line for line in reached.splitlines() if marker in line]
+    assert "REQUEST /api/items/12" in reached
+    print(f"\n[edge] {len(answers)} confusing paths: " + ", ".join(f"{s}" for s in sorted(set(answers.values()))))
+
+
+def test_api_responses_not_compressed(stack):
+    """BREACH: no compression of API bodies (edge_nginx_api_gzip); the SPA's assets still are."""
+    status, headers, _ = https_get(stack["https"], "/api/items", headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and "content-encoding" not in headers
+    # The same JSON from the backend under the documentation's location (compressed like static files).
+    status, headers, _ = https_get(stack["https"], "/api/docs/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers.get("content-encoding") == "gzip"
 
 
 def test_actuator_only_health(stack):

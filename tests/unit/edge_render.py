@@ -39,3 +39,17 @@ def blocks(text, keyword):
             i += 1
         out.append((match.group(1).strip(), text[match.end():i - 1]))
     return out
+
+
+# Paths a backend (Tomcat, Spring) could read differently from nginx's normalised $uri; the unit tests
+# check the edge's pattern on them, tests/integration/test_edge.py sends them to a real nginx.
+CONFUSING_PATHS = [
+    "/api/..;/actuator/env", "/api/items/..;/..;/actuator/env", "/api;/items", "/api/items;jsessionid=1",
+    "/api/%2e%2e/actuator/env", "/api/%2E%2E/actuator/env", "/api/.%2e/actuator/env", "/api/%2e./actuator/env",
+    "/api/items%2f..%2f..%2factuator%2fenv", "/api/items%2F1", "/api/..%5cactuator/env", "/api/..%5Cactuator/env",
+    "/api/..\\actuator/env", "/api//items", "//api/items", "/api/./items", "/api/items/../info", "/api/items/..",
+    "/api/%252e%252e/actuator/env", "/api/items%00.json", "/api/items/%2e", "/actuator;/env", "/actuator/health;x",
+    "/api/docs/..;/..;/actuator/env", "/./api/items", "/api/items/.?x=1",
+]
+PLAIN_PATHS = ["/api/items", "/api/items/12", "/api/items?q=a;b&next=%2e%2e//x", "/assets/index-B1c2.js", "/",
+               "/api/docs/swagger-ui/index.html", "/api/items.v2/..x", "/.well-known/x", "/api/items/%C3%A9"]

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from edge_render import blocks, directives, render_edge
+from edge_render import CONFUSING_PATHS, PLAIN_PATHS, blocks, directives, render_edge
 
 SNIPPET = "include /etc/nginx/conf.d/snippets/security-headers.conf;"
 
@@ -180,6 +180,42 @@ def test_no_api_docs_location_when_path_empty():
     assert not [name for name, _ in blocks(https_server, "location") if "docs" in name]
 
 
+def confusing_path_regex(conf):
+    (pattern,) = re.findall(r'map \$request_uri \$edge_confusing_path \{[^}]*"~(.*)" 1;', conf["conf.d/00-http.conf"])
+    return re.compile(pattern)
+
+
+@pytest.mark.parametrize("path", CONFUSING_PATHS)
+def test_confusing_paths_are_refused(conf, path):
+    assert confusing_path_regex(conf).search(path), path
+
+
+@pytest.mark.parametrize("path", PLAIN_PATHS)
+def test_plain_paths_pass(conf, path):
+    assert not confusing_path_regex(conf).search(path), path
+
+
+def test_confusing_paths_get_400_before_any_location(conf):
+    https_server = blocks(conf["conf.d/10-edge.conf"], "server")[1][1]
+    assert "if ($edge_confusing_path)" in https_server and "error_page 400 = @bad_request;" in https_server
+    assert "return 400 '{\"error\":\"bad_request\"}'" in dict(blocks(https_server, "location"))["@bad_request"]
+
+
+def test_forwarded_for_is_what_the_edge_saw(conf):
+    proxy = conf["conf.d/snippets/proxy.conf"]
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in proxy
+    assert "$proxy_add_x_forwarded_for" not in proxy
+
+
+@pytest.mark.parametrize("api_gzip", [False, True])
+def test_api_responses_not_compressed_unless_asked(api_gzip):
+    https_server = blocks(render_edge(edge_nginx_api_gzip=api_gzip)["conf.d/10-edge.conf"], "server")[1][1]
+    locs = dict(blocks(https_server, "location"))
+    for api in ["/api/", "/api/auth/"]:
+        assert ("gzip off;" in locs[api]) is not api_gzip, api
+    assert "gzip off;" not in locs["/"]
+
+
 def test_upstream_keepalive_and_proxy(conf):
     ups = dict(blocks(conf["conf.d/00-http.conf"], "upstream"))
     assert "server backend:8080" in ups["edge_backend"] and "keepalive 32;" in ups["edge_backend"]
@@ -194,8 +230,10 @@ def test_upstream_keepalive_and_proxy(conf):
 
 def test_performance(conf):
     text = conf["all"]
-    for name in ["sendfile", "tcp_nopush", "tcp_nodelay", "gzip"]:
+    for name in ["sendfile", "tcp_nopush", "tcp_nodelay"]:
         assert directives(text, name) == ["on"], name
+    # On at http level; off in the API's two locations (BREACH, edge_nginx_api_gzip).
+    assert directives(conf["conf.d/00-http.conf"], "gzip") == ["on"]
     assert directives(text, "open_file_cache")
     assert "brotli" not in strip(text)
 
