@@ -7,7 +7,7 @@ import pytest
 
 from ansible.template import trust_as_template
 
-from ansible_render import ROLES, templar
+from ansible_render import ROLES, role_defaults, templar
 from test_compose_stack import PASSWORDS, _render
 
 sys.path.insert(0, str(ROLES / "compose_stack" / "filter_plugins"))
@@ -65,11 +65,25 @@ def test_redis_is_recreated_only_when_its_own_password_changes(changed, recreate
     assert (after["labels"]["io.deployer.secrets"] != before) is recreated
 
 
-@pytest.mark.parametrize("changed", ["redis", "db_runtime", "db_migrator"])
-def test_a_password_change_changes_the_consumers_definition(changed):
+@pytest.mark.parametrize("changed, replaced", [("redis", True), ("db_runtime", True), ("db_migrator", True),
+                                               ("postgres", False)])
+def test_a_password_change_replaces_only_the_services_that_read_it(changed, replaced):
+    """The backend reads the Redis password and the two database roles', never the superuser's: rotating
+    that one alone must not replace it."""
     before = _render()[0]["services"]["backend"]["labels"]["io.deployer.secrets"]
     after = _render(compose_stack__passwords={**PASSWORDS, changed: "n" * 40})[0]["services"]["backend"]
-    assert after["labels"]["io.deployer.secrets"] != before
+    assert (after["labels"]["io.deployer.secrets"] != before) is replaced
+
+
+@pytest.mark.parametrize("changed, replaced", [("db_runtime", True), ("db_migrator", False), ("redis", False)])
+def test_an_added_service_rolls_on_its_own_secrets_only(changed, replaced):
+    worker = {"name": "worker", "image": "backend", "port": 8081, "uid": 10001, "rolling": True,
+              "secrets": [{"source": "backend_db_password", "target": "spring.datasource.password"}]}
+    services = role_defaults("stack")["stack_services"] + [worker]
+    before = _render(compose_stack_services=services)[0]["services"]["worker"]["labels"]["io.deployer.secrets"]
+    after = _render(compose_stack_services=services,
+                    compose_stack__passwords={**PASSWORDS, changed: "n" * 40})[0]["services"]["worker"]
+    assert (after["labels"]["io.deployer.secrets"] != before) is replaced
 
 
 def _secret_files():

@@ -6,6 +6,7 @@ Releases: which release directories and application images fall out of the rollb
 Secrets: which password each server gets, from what the host runs, the inventory and the controller.
 """
 
+import hashlib
 import json
 import re
 
@@ -143,6 +144,22 @@ def host_passwords(secret_files, contents, running=None):
     return found
 
 
+def secret_digests(services, secret_files, passwords, salt):
+    """{service: a digest of the passwords it reads}, for the services that read any: the core services
+    by the secret-file table's `reader`, added services by the table entries their `secrets` name. As a
+    label, a rotation changes the definition of exactly the containers that read the rotated password.
+    """
+    by_name = {entry["name"]: entry["password"] for entry in secret_files}
+    reads = {}
+    for entry in secret_files:
+        reads.setdefault(entry["reader"], set()).add(entry["password"])
+    for service in services:
+        for secret in service.get("secrets") or []:
+            reads.setdefault(service["name"], set()).add(by_name[secret["source"]])
+    return {name: hashlib.sha256(":".join([salt] + [passwords[p] for p in sorted(read)]).encode()).hexdigest()[:16]
+            for name, read in reads.items()}
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -155,4 +172,5 @@ class FilterModule:
             "host_passwords": host_passwords,
             "compose_string": compose_string,
             "added_service_limits": added_service_limits,
+            "secret_digests": secret_digests,
         }
