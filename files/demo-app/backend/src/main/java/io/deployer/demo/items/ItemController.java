@@ -1,8 +1,12 @@
 package io.deployer.demo.items;
 
+import io.swagger.v3.oas.annotations.media.ArraySchema;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import jakarta.validation.Valid;
 import java.net.URI;
-import java.util.List;
+import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -24,13 +28,19 @@ public class ItemController {
         this.items = items;
     }
 
-    /** The newest items (at most {@code app.list-limit}), newest first. */
+    /**
+     * The newest items (at most {@code app.list-limit}), newest first. The body comes rendered from
+     * {@link ItemService} (the cache keeps it as bytes), so the schema is declared here.
+     */
     @GetMapping
-    public ResponseEntity<List<Item>> list() {
+    @ApiResponse(responseCode = "200", description = "The newest items, newest first", content = @Content(
+            mediaType = MediaType.APPLICATION_JSON_VALUE, array = @ArraySchema(schema = @Schema(implementation = Item.class))))
+    public ResponseEntity<byte[]> list() {
         ItemService.Listing listing = items.list();
         return ResponseEntity.ok()
+                .contentType(MediaType.APPLICATION_JSON)
                 .header(CACHE_HEADER, listing.cacheHit() ? "HIT" : "MISS")
-                .body(listing.items());
+                .body(listing.json());
     }
 
     @GetMapping("/{id}")

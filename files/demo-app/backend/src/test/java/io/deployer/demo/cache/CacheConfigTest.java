@@ -35,20 +35,34 @@ import tools.jackson.databind.json.JsonMapper;
 class CacheConfigTest {
     private static final Item ITEM = new Item(5, "pen", null, Instant.parse("2026-01-02T03:04:05.000001Z"));
 
+    /**
+     * The entry is the response body as bytes, JSON of the API's shape: exactly what a release that cached
+     * the items themselves (Jackson's list serializer, the release before this one) wrote and read, so the two
+     * can share the key during a rolling update.
+     */
     @Test
-    void cachedListIsJsonOfTheApiShapeThatEveryReleaseCanRead() {
-        JacksonJsonRedisSerializer<List<Item>> serializer = CacheConfig.listSerializer(JsonMapper.builder().build());
-        byte[] stored = serializer.serialize(List.of(ITEM));
-        assertThat(new String(stored, StandardCharsets.UTF_8))
-                .isEqualTo("[{\"id\":5,\"name\":\"pen\",\"description\":null,\"createdAt\":\"2026-01-02T03:04:05.000001Z\"}]");
-        assertThat(serializer.deserialize(stored)).containsExactly(ITEM);
+    void cachedListIsTheJsonBodyThatEveryReleaseCanRead() {
+        given(Context.REPOSITORY.newest(anyInt())).willReturn(List.of(ITEM));
+        try (AnnotationConfigApplicationContext context = new AnnotationConfigApplicationContext(Context.class)) {
+            ItemService service = context.getBean(ItemService.class);
+            service.list();
+            byte[] stored = (byte[]) context.getBean(CacheManager.class).getCache(ItemService.CACHE)
+                    .get(ItemService.LIST_KEY).get();
+            assertThat(new String(stored, StandardCharsets.UTF_8))
+                    .isEqualTo("[{\"id\":5,\"name\":\"pen\",\"description\":null,\"createdAt\":\"2026-01-02T03:04:05.000001Z\"}]");
+            JsonMapper mapper = JsonMapper.builder().build();
+            JacksonJsonRedisSerializer<List<Item>> previousRelease = new JacksonJsonRedisSerializer<>(mapper,
+                    mapper.getTypeFactory().constructCollectionType(List.class, Item.class));
+            assertThat(previousRelease.deserialize(stored)).containsExactly(ITEM);
+            assertThat(previousRelease.serialize(List.of(ITEM))).isEqualTo(stored);
+        }
     }
 
     @Test
-    void itemsCacheHasTheTtlAPrefixAndTheJsonSerializer() {
+    void itemsCacheHasTheTtlAPrefixAndKeepsTheBodyAsItIs() {
         CacheConfig config = new CacheConfig();
         AppProperties properties = new AppProperties("t", new AppProperties.Cache(Duration.ofSeconds(7)), 100);
-        RedisCacheManagerBuilderCustomizer customizer = config.itemsCache(properties, JsonMapper.builder().build());
+        RedisCacheManagerBuilderCustomizer customizer = config.itemsCache(properties);
         RedisCacheManager.RedisCacheManagerBuilder builder =
                 RedisCacheManager.builder(RedisCacheWriter.nonLockingRedisCacheWriter(mock(RedisConnectionFactory.class)));
         customizer.customize(builder);
@@ -56,6 +70,9 @@ class CacheConfigTest {
         assertThat(items.getTtlFunction().getTimeToLive(ItemService.LIST_KEY, List.of())).isEqualTo(Duration.ofSeconds(7));
         assertThat(items.getKeyPrefixFor(ItemService.CACHE)).isEqualTo("demo:items::");
         assertThat(items.getAllowCacheNullValues()).isFalse();
+        byte[] body = "[]".getBytes(StandardCharsets.UTF_8);
+        assertThat(items.getValueSerializationPair().write(body).array()).isEqualTo(body);
+        assertThat(items.getValueSerializationPair().read(java.nio.ByteBuffer.wrap(body))).isEqualTo(body);
         assertThat(config.errorHandler()).isInstanceOf(LoggingCacheErrorHandler.class);
         assertThat(config.failFastWhileDisconnected()).isNotNull();
     }
@@ -86,8 +103,8 @@ class CacheConfigTest {
 
         @Bean
         ItemService itemService(CacheManager caches, org.springframework.cache.interceptor.CacheErrorHandler errors,
-                                AppProperties properties) {
-            return new ItemService(REPOSITORY, caches, errors, properties);
+                                JsonMapper jsonMapper, AppProperties properties) {
+            return new ItemService(REPOSITORY, caches, errors, jsonMapper, properties);
         }
     }
 
