@@ -33,6 +33,7 @@ CASES = [
     ({"compose_stack_db_runtime_user": "app_migrator"}, "compose_stack_db_runtime_user"),
     ({"compose_stack_db_migrator_user": "app; DROP ROLE app"}, "compose_stack_db_migrator_user"),
     ({"compose_stack_keep_releases": 1}, "compose_stack_keep_releases"),
+    ({"compose_stack_backend_accept_count": 65535}, "compose_stack_backend_accept_count"),
     ({"stack_project": "Bad Name"}, "stack_project"),
     ({"stack_release": "1.0/../../x"}, "stack_release"),
     ({"stack_services": DEFAULT_SERVICES + [{"name": "worker", "image": "backend", "port": 8081, "uid": 10001,

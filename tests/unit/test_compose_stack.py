@@ -196,3 +196,22 @@ def test_each_secret_file_sits_in_the_directory_of_the_only_service_that_reads_i
     for secret, source in doc["secrets"].items():
         assert len(readers[secret]) == 1, f"{secret} is read by {readers[secret]}: each file belongs to one uid"
         assert source["file"].split("/")[2] == next(iter(readers[secret])), (secret, source)
+
+
+def _seconds(duration):
+    return int(re.fullmatch(r"(\d+)s", duration).group(1))
+
+
+def test_api_queues_bursts_and_keeps_the_edge_pool_open_longer_than_the_edge(compose):
+    """A burst overflowed Tomcat's listen queue of 100 (the SYN is retried after 1 s, past the edge's
+    proxy_connect_timeout: a 504), and Tomcat closed a pooled connection every 100 requests."""
+    from edge_render import blocks, directives, render_edge
+
+    env = compose[0]["services"]["backend"]["environment"]
+    assert env["SERVER_TOMCAT_ACCEPT_COUNT"] == "1024"
+    assert env["SERVER_TOMCAT_MAX_KEEP_ALIVE_REQUESTS"] == "-1"
+    upstream = dict(blocks(render_edge()["conf.d/00-http.conf"], "upstream"))["edge_backend"]
+    (edge_idle,) = directives(upstream, "keepalive_timeout")
+    assert _seconds(env["SERVER_TOMCAT_KEEP_ALIVE_TIMEOUT"]) > _seconds(edge_idle)
+    assert _render(compose_stack_backend_accept_count=4096)[0]["services"]["backend"]["environment"][
+        "SERVER_TOMCAT_ACCEPT_COUNT"] == "4096"
