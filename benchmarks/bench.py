@@ -26,6 +26,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 
 # Durations (s) and sizes; quick mode is a smoke run of the same phases.
+PHASES = ("warmup", "open", "capacity", "sweep", "hold")
 P = {
     "warmup": 4 if QUICK else 6,
     "capacity": 5 if QUICK else 10,
@@ -263,7 +264,12 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--sweep", action="store_true", help="find the highest sustained API rate")
     ap.add_argument("--hold-rate", type=int, default=0, help="API rate of the connection-hold run")
+    ap.add_argument("--phases", default=",".join(PHASES),
+                    help="comma-separated subset of %(default)s, for tuning runs (make bench runs them all)")
     args = ap.parse_args()
+    phases = set(args.phases.split(","))
+    if phases - set(PHASES):
+        ap.error(f"unknown phase(s) {', '.join(sorted(phases - set(PHASES)))}; known: {', '.join(PHASES)}")
 
     ip = edge_ip(args.project)
     base = f"https://{ip}:{args.port}"
@@ -294,13 +300,13 @@ def main():
               "warmup": {}, "capacity": {}, "open": {}, "sweep": [], "hold": None}
 
     # 1. JIT/caches warm-up (not reported in the comparison).
-    for name, sc in scenarios.items():
+    for name, sc in scenarios.items() if "warmup" in phases else ():
         result["warmup"][name] = wrk(meter, base, ip, args.port, f"warmup/{name}", 16, P["warmup"],
                                      sc["paths"], 0, sc.get("method", "GET"), sc.get("body"))
     fetch(f"{base}/api/items")  # refill the list cache dropped by the writes
 
     # 2. Open model: the same fixed arrival rate for both stacks (writes last: they drop the cache).
-    for name, sc in scenarios.items():
+    for name, sc in scenarios.items() if "open" in phases else ():
         rate = OPEN_RATES[name]
         conns = max(1, round(rate * OPEN_THINK_MS / 1000))
         result["open"][name] = wrk(meter, base, ip, args.port, f"open/{name}@{rate}", conns, P["open"],
@@ -308,7 +314,7 @@ def main():
     fetch(f"{base}/api/items")
 
     # 3. Closed model at 64 connections: the most each scenario gets through.
-    for name, sc in scenarios.items():
+    for name, sc in scenarios.items() if "capacity" in phases else ():
         result["capacity"][name] = wrk(meter, base, ip, args.port, f"capacity/{name}", P["capacity_conns"],
                                        P["capacity"], sc["paths"], 0, sc.get("method", "GET"), sc.get("body"))
     fetch(f"{base}/api/items")
@@ -316,7 +322,7 @@ def main():
     # 4. Rate sweep of the API read mix (80 % cached list, 20 % DB read): highest rate with
     #    0 errors, p95 < 200 ms and >= 90 % of the target rate achieved.
     best = 0
-    if args.sweep:
+    if args.sweep and "sweep" in phases:
         for rate in SWEEP_RATES:
             conns = round(rate * SWEEP_THINK_MS / 1000)
             r = wrk(meter, base, ip, args.port, f"sweep/api@{rate}", conns, P["sweep_step"], api_mix,
@@ -334,7 +340,7 @@ def main():
     floor = math.ceil(P["hold_conns"] * 1000 / PAUSE_MAX_MS)
     requested = args.hold_rate or best
     hold_rate = max(requested, floor) if requested else 0
-    if hold_rate:
+    if hold_rate and "hold" in phases:
         attempts = []
         for attempt in range(3 if args.sweep else 1):
             think = round(P["hold_conns"] * 1000 / hold_rate)

@@ -3,7 +3,8 @@
 # BASELINE (benchmarks/baseline/compose.yaml, project bench-baseline) from the same images, load
 # both with wrk on this machine only, and write benchmarks/results/ (JSON, PNG, HTML, Markdown).
 #
-#   benchmarks/run.sh              full run (~17 min)
+#   benchmarks/run.sh              full run (~17 min), archived; ends with the medians of the last 3
+#   make bench BENCH_RUNS=3        three full runs in a row
 #   BENCH_QUICK=1 benchmarks/run.sh  smoke run of the same phases (~6 min, 2,000 connections)
 #   KEEP_BENCH=1 ...               leave both stacks running afterwards
 #
@@ -177,3 +178,5 @@ flock "$LOCK" "$0" --phase load
 "$PY" "$BENCH/report.py" "$RES" >/dev/null
 log "done in $((SECONDS - started)) s: $RES/summary.md, report.html, latency.png, throughput.png, sweep.png"
 cat "$RES/summary.md"
+# A full run joins the archive; the headline figures are the medians of the last 3 (medians.md).
+[ "$BENCH_QUICK" = 1 ] || "$PY" "$BENCH/medians.py" --archive "$RES"

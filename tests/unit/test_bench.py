@@ -527,3 +527,18 @@ def test_without_sweep_or_hold_rate_there_is_no_hold(tmp_path, monkeypatch):
     result = stack.main(monkeypatch)
     assert stack.labels("hold/") == [] and result["hold"] is None and "hold_attempts" not in result
     assert result["asset"] == "/" and stack.labels("warmup/static")[0]["paths"] == ["/"]
+
+
+def test_phases_pick_a_subset_for_tuning_runs(tmp_path, monkeypatch):
+    stack = Stack(monkeypatch, tmp_path, _sweep_up_to(0, lambda call: True))
+    result = stack.main(monkeypatch, "--phases", "warmup,hold", "--hold-rate", "1400")
+    assert [r["label"].split("/")[0] for r in stack.runs] == ["warmup"] * 4 + ["hold"]
+    assert result["open"] == result["capacity"] == {} and result["sweep"] == []
+    assert result["hold"]["label"] == "hold/10000conns@1400" and result["hold"]["pass"]
+
+
+def test_an_unknown_phase_is_refused_before_any_load(tmp_path, monkeypatch, capsys):
+    stack = Stack(monkeypatch, tmp_path, _sweep_up_to(0, lambda call: True))
+    with pytest.raises(SystemExit):
+        stack.main(monkeypatch, "--phases", "open,soak")
+    assert "unknown phase(s) soak" in capsys.readouterr().err and stack.runs == [] and stack.fetches == []
