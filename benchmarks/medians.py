@@ -19,7 +19,7 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 SCEN = ("static", "cached", "db", "write")
 
-# (label, path into summary.json, format). A path step "*" is the scenario.
+# (label, path into summary.json, kind): the tuned hold and sweep, then five figures per scenario.
 FIGURES = [
     ("hold: pass (0 errors, p95 < 200 ms)", ("hold", "tuned", "pass"), "bool"),
     ("hold: achieved req/s", ("hold", "tuned", "throughput_rps"), "num"),
