@@ -144,7 +144,8 @@ def wrk(meter, base, ip, port, label, conns, duration, paths, think_ms=0, method
     for g in range(ramp_groups):
         c = conns // ramp_groups + (1 if g < conns % ramp_groups else 0)
         t = min(THREADS if ramp_groups == 1 else 1, c)
-        groups.append({"offset": g * ramp_step, "conns": c, "threads": t, "duration": duration - g * ramp_step})
+        groups.append({"offset": g * ramp_step, "conns": c, "threads": t, "duration": duration - g * ramp_step,
+                       "env": dict(env, WRK_THREAD_CONNECTIONS=str(c // t))})
     samples = []
     stop = threading.Event()
 
@@ -156,7 +157,7 @@ def wrk(meter, base, ip, port, label, conns, duration, paths, think_ms=0, method
         time.sleep(g["offset"])
         cmd = ["wrk", "-t", str(g["threads"]), "-c", str(g["conns"]), "-d", f"{g['duration']}s",
                "--timeout", "5s", "-s", str(LUA), base]
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(cmd, env=g["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         timer = threading.Timer(g["duration"] + 60, proc.kill)
         timer.start()
         g["output"] = proc.stdout.read()
@@ -202,8 +203,8 @@ def wrk(meter, base, ip, port, label, conns, duration, paths, think_ms=0, method
         "wrk_processes": len(groups), "ramp_step_s": ramp_step,
         "think_ms": think_ms, "paths": sorted(set(paths)), "method": method,
         "target_rate": round(conns * 1000 / think_ms) if think_ms else None,
-        # what the clients offer over the run: each connection's first request waits one pause too
-        "offered_rate": round(sum(g["conns"] * 1000 / think_ms * max(0.0, 1 - think_ms / 1000 / g["duration"])
+        # what the clients offer over the run: each connection's first request waits half a pause on average
+        "offered_rate": round(sum(g["conns"] * 1000 / think_ms * max(0.0, 1 - think_ms / 2000 / g["duration"])
                                   for g in groups), 1) if think_ms else None,
         "requests": requests, "ok": ok,
         "throughput_rps": round(rate, 1),

@@ -10,10 +10,14 @@
 --   WRK_PAUSE_MAX_MS longest single pause (default 7500). Pauses are uniform: over
 --                    [0, 2 x think] while that fits under the cap, else over
 --                    [2 x think - cap, cap]; the mean is the think time either way.
---                    The cap exists for NEW connections: wrk pauses before the first request
---                    too, its script API cannot tell that pause from a keep-alive one, and nginx
---                    closes a connection that sends nothing within client_header_timeout (10 s in
---                    the edge), counted from the accept, so it includes the TLS handshake.
+--                    The cap exists for NEW connections: nginx closes a connection that sends
+--                    nothing within client_header_timeout (10 s in the edge), counted from the
+--                    accept, so it includes the TLS handshake.
+--   WRK_THREAD_CONNECTIONS connections per wrk thread (-c / -t). A connection's FIRST pause is
+--                    uniform over [0, think]: a wrk thread opens all its connections within
+--                    moments, and with pauses of the same length (think near the cap leaves them
+--                    no room to vary) they would send together, think time after think time, in
+--                    bursts of hundreds instead of a steady rate.
 -- At the end one line "WRKJSON {...}" with requests, errors and latency percentiles (microseconds).
 
 local paths = {}
@@ -29,6 +33,10 @@ if think > pause_max then
 end
 local pause_min = math.max(0, 2 * think - pause_max)
 local pause_span = 2 * think - 2 * pause_min
+-- delay() runs before every request, the first one included, so a thread's first calls are (nearly
+-- all) first requests.
+local first_pauses = tonumber(os.getenv("WRK_THREAD_CONNECTIONS") or "0")
+local delays = 0
 
 local headers = {
   ["Host"] = "localhost",
@@ -65,6 +73,10 @@ end
 
 if think > 0 then
   function delay()
+    delays = delays + 1
+    if delays <= first_pauses then
+      return math.floor(math.random() * think)
+    end
     return math.floor(pause_min + math.random() * pause_span)
   end
 end
