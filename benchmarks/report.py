@@ -28,7 +28,6 @@ def row(r):
     lat = r["latency_ms"]
     return {"p50_ms": lat["p50"], "p95_ms": lat["p95"], "p99_ms": lat["p99"], "max_ms": lat["max"],
             "throughput_rps": r["throughput_rps"], "target_rps": r.get("target_rate"),
-            "offered_rps": r.get("offered_rate"),
             "error_rate": r["error_rate"], "errors": r["error_count"], "non_2xx": r["non_2xx"],
             "loadgen_cores": r["loadgen_cores"], "stack_cores": r["stack_cores"],
             "docker_daemons_cores": r["docker_daemons_cores"], "connections": r["connections"]}
@@ -51,7 +50,7 @@ def main():
         summary["open_model"][s] = compare(tuned and tuned["open"].get(s), base and base["open"].get(s))
         summary["capacity"][s] = compare(tuned and tuned["capacity"].get(s), base and base["capacity"].get(s))
     if tuned:
-        summary["sweep"] = [{"target_rps": r["target_rate"], "offered_rps": r.get("offered_rate"),
+        summary["sweep"] = [{"target_rps": r["target_rate"],
                              "achieved_rps": r["throughput_rps"],
                              "p95_ms": r["latency_ms"]["p95"], "p99_ms": r["latency_ms"]["p99"],
                              "errors": r["error_count"] + r["non_2xx"], "pass": r["pass"],
@@ -116,17 +115,17 @@ def markdown(s):
         lines.append("")
     if s.get("sweep"):
         lines += ["### Rate sweep, tuned stack (API mix: 80 % cached list, 20 % DB read)", "",
-                  "| target req/s | offered req/s | achieved req/s | p95 ms | p99 ms | errors | stack cores | loadgen cores | pass |",
-                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+                  "| target req/s | achieved req/s | p95 ms | p99 ms | errors | stack cores | loadgen cores | pass |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         for r in s["sweep"]:
-            lines.append(f"| {r['target_rps']} | {fmt(r.get('offered_rps'))} | {fmt(r['achieved_rps'])} | {fmt(r['p95_ms'])} | {fmt(r['p99_ms'])} | "
+            lines.append(f"| {r['target_rps']} | {fmt(r['achieved_rps'])} | {fmt(r['p95_ms'])} | {fmt(r['p99_ms'])} | "
                          f"{r['errors']} | {fmt(r['stack_cores'])} | {fmt(r['loadgen_cores'])} | {r['pass']} |")
         lines.append("")
     if s.get("hold"):
         lines += ["### Keep-alive connections held, carrying the API mix at a fixed rate", "",
-                  "| stack | connections | seconds | established (max / min in steady state) | target req/s | offered req/s | req/s | "
+                  "| stack | connections | seconds | established (max / min in steady state) | target req/s | req/s | "
                   "p50 ms | p95 ms | p99 ms | max ms | errors | loadgen cores | stack cores | pass |",
-                  "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
+                  "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
         for st in ("tuned", "baseline"):
             h = s["hold"].get(st)
             if not h:
@@ -135,12 +134,12 @@ def markdown(s):
             if h["non_2xx"]:
                 errs += f", non-2xx {h['non_2xx']}"
             lines.append(f"| {st} | {h['connections']} | {h['duration_s']} | {h['established_max']} / "
-                         f"{h['established_min_steady']} ({h['steady_state_s'][0]}-{h['steady_state_s'][1]} s) | {fmt(h['target_rps'])} | {fmt(h.get('offered_rps'))} | {fmt(h['throughput_rps'])} | "
+                         f"{h['established_min_steady']} ({h['steady_state_s'][0]}-{h['steady_state_s'][1]} s) | {fmt(h['target_rps'])} | {fmt(h['throughput_rps'])} | "
                          f"{fmt(h['p50_ms'])} | {fmt(h['p95_ms'])} | {fmt(h['p99_ms'])} | {fmt(h['max_ms'])} | {errs} | "
                          f"{fmt(h['loadgen_cores'])} | {fmt(h['stack_cores'])} | {h['pass']} |")
         rr = s["hold"].get("ratio_tuned_over_baseline")
         if rr:
-            lines.append(f"| **tuned/baseline** | | | | | | {fmt(rr['throughput_rps'])} | {fmt(rr['p50_ms'])} | "
+            lines.append(f"| **tuned/baseline** | | | | | {fmt(rr['throughput_rps'])} | {fmt(rr['p50_ms'])} | "
                          f"{fmt(rr['p95_ms'])} | {fmt(rr['p99_ms'])} | {fmt(rr['max_ms'])} | | | | |")
         lines.append("")
     d = s.get("deploy")
