@@ -67,8 +67,8 @@ log "$(docker compose version)"
 # --- Tools the test suite drives --------------------------------------------
 # debootstrap builds the base image; pebble, certbot and testssl.sh drive the edge integration tests,
 # age and restic the encrypted offsite backup test; shellcheck runs in `make lint`; psql runs the backend's
-# db/roles.sql in its tests (make backend-test).
-apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellcheck postgresql-client
+# db/roles.sql in its tests (make backend-test); wrk runs the load script's unit test and the e2e smoke hold.
+apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellcheck postgresql-client wrk
 # Chromium runs the browser tests of `make e2e` (Playwright drives it; it downloads no browser of its own).
 apt_install chromium
 # Node.js and npm run the frontend's tests (make frontend-test): Debian's (18.20, npm 9.2) only when no npm

@@ -2,15 +2,17 @@
 zero-downtime releases, rollback and persistence, over real HTTPS through the edge."""
 
 import json
+import os
 import re
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import STACK_DIR, Load, ansible_playbook, compose, report, request
+from conftest import ROOT, STACK_DIR, Load, ansible_playbook, compose, report, request
 
 pytestmark = pytest.mark.e2e
 
@@ -126,12 +128,32 @@ def _backend_env():
     return [json.loads(line) for line in out.splitlines()]
 
 
-def test_a_configuration_change_rolls_without_dropping_requests(deployed):
+# The benchmark's exception to the per-client limits (benchmarks/tuned-vars.yml): every synthetic client
+# shares one source address.
+BENCH_LIMITS = {"edge_nginx_limit_conn_per_ip": 0, "edge_nginx_limit_api_rate": "100000r/s",
+                "edge_nginx_limit_api_burst": 100000}
+
+
+def _smoke_hold(tmp_path):
+    """The benchmark's connection hold, small (BENCH_QUICK: 2,000 connections arriving over 10 s, held
+    25 s, carrying the API read mix at 500 req/s): its result as bench.py judged it."""
+    out = tmp_path / "hold.json"
+    subprocess.run(["bash", "-c", 'ulimit -n 4096 && exec "$@"', "hold", sys.executable,
+                    str(ROOT / "benchmarks" / "bench.py"), "--name", "smoke", "--project", "demo", "--port", "8443",
+                    "--phases", "hold", "--hold-rate", "500", "--out", str(out)],
+                   env=dict(os.environ, BENCH_QUICK="1"), check=True, timeout=240)
+    return json.loads(out.read_text())["hold"]
+
+
+def test_a_configuration_change_rolls_without_dropping_requests(deployed, tmp_path):
     """Not only a new image: a change of the backend's environment (JVM options, limits, secrets alike)
-    replaces it container by container."""
+    replaces it container by container, and one of the edge's limits reloads it. Under the benchmark's
+    limits, a smoke version of its 10,000-connection hold runs, so a regression shows before `make bench`."""
+    change_vars = json.dumps({"compose_stack_backend_env": {"DEMO_FLAG": "on"}, **BENCH_LIMITS})
     with Load() as change:
-        ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", '{"compose_stack_backend_env": {"DEMO_FLAG": "on"}}')
+        ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", change_vars)
     assert all("DEMO_FLAG=on" in env for env in _backend_env())
+    hold = _smoke_hold(tmp_path)
     with Load() as back:
         ansible_playbook("playbooks/deploy.yml", "-i", "local")
     assert all("DEMO_FLAG=on" not in env for env in _backend_env())
@@ -139,8 +161,13 @@ def test_a_configuration_change_rolls_without_dropping_requests(deployed):
         "change": {"ok": change.ok, "failed": len(change.failures), "longest_gap_s": change.longest_gap},
         "back": {"ok": back.ok, "failed": len(back.failures), "longest_gap_s": back.longest_gap},
     })
+    report("smoke-hold", {k: hold[k] for k in ("label", "connections", "established_min_steady", "throughput_rps",
+                                               "target_rate", "latency_ms", "errors", "non_2xx", "pass")})
     assert change.failures == [] and change.ok > 20
     assert back.failures == [] and back.ok > 20
+    assert hold["pass"], (f"smoke hold failed: {hold['throughput_rps']} of {hold['target_rate']} req/s, "
+                          f"p95 {hold['latency_ms']['p95']} ms, errors {hold['errors']}, non-2xx {hold['status_counts']}, "
+                          f"{hold['established_min_steady']} of {hold['connections']} connections held")
 
 
 @pytest.mark.parametrize("target, message", [

@@ -3,17 +3,13 @@ arrives: the arrival pattern the script produces is what every open-model and ho
 
 import asyncio
 import os
-import shutil
 import subprocess
 import threading
 import time
 
-import pytest
-
 from script_loader import ROOT
 
 LUA = ROOT / "benchmarks" / "wrk" / "bench.lua"
-pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (scripts/setup.sh)")
 
 
 class Recorder:
