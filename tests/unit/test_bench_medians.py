@@ -10,8 +10,8 @@ from script_loader import load_script
 medians = load_script("benchmarks/medians.py", "bench_medians")
 
 
-def summary(hold_rps, p95, errors=0, non_2xx=0, passed=True, cached_ratio=2.0, quick=False):
-    hold = {"throughput_rps": hold_rps, "p50_ms": 2.0, "p95_ms": p95, "p99_ms": p95 * 2, "errors": errors,
+def summary(hold_rps, p95, errors=0, non_2xx=0, passed=True, cached_ratio=2.0, quick=False, target=1334):
+    hold = {"target_rps": target, "throughput_rps": hold_rps, "p50_ms": 2.0, "p95_ms": p95, "p99_ms": p95 * 2, "errors": errors,
             "non_2xx": non_2xx, "pass": passed, "established_min_steady": 10000, "loadgen_cores": 0.6}
     cap = {"tuned": {"throughput_rps": 2000.0 * cached_ratio}, "baseline": {"throughput_rps": 2000.0},
            "ratio_tuned_over_baseline": {"throughput_rps": cached_ratio}}
@@ -31,7 +31,7 @@ def test_median_spread_and_each_run_of_the_last_full_runs(tmp_path):
     archived(tmp_path, "20261206T110000Z", summary(1300, 120.0, errors=3, passed=False, cached_ratio=1.8))
     archived(tmp_path, "20261206T120000Z", summary(1250, 90.0, cached_ratio=2.4))
     archived(tmp_path, "20261206T123000Z", summary(5000, 1.0), quick=True)  # a smoke run: never counted
-    archived(tmp_path, "20261206T130000Z", summary(1340, 150.0, cached_ratio=2.1))
+    archived(tmp_path, "20261206T130000Z", summary(1340, 150.0, cached_ratio=2.1, target=1500))
     md = medians.medians(tmp_path, 3)
     out = json.loads((tmp_path / "medians.json").read_text())
     assert [r["date"] for r in out["runs"]] == ["20261206T110000Z", "20261206T120000Z", "20261206T130000Z"]
@@ -39,6 +39,7 @@ def test_median_spread_and_each_run_of_the_last_full_runs(tmp_path):
     assert f["hold: achieved req/s"] == {"median": 1300, "min": 1250, "max": 1340, "n": 3,
                                          "values": [1300, 1250, 1340]}
     assert f["hold: p95 ms"]["median"] == 120.0
+    assert f["hold: target req/s"]["values"] == [1334, 1334, 1500]
     assert f["hold: errors + non-2xx"]["values"] == [3, 0, 0]
     assert f["hold: pass (0 errors, p95 < 200 ms)"]["passed"] == 2
     assert f["capacity cached: tuned / baseline"]["median"] == 2.1
