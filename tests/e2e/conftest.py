@@ -1,5 +1,7 @@
 """Deploy the demo stack with the README's main job and give tests a way to reach it."""
 
+import datetime
+import http.client
 import json
 import os
 import re
@@ -7,7 +9,6 @@ import ssl
 import subprocess
 import threading
 import time
-import http.client
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,18 +56,24 @@ def request(method, path, body=None, headers=None, timeout=10, port=443):
         conn.close()
 
 
+def _utc_now():
+    """Wall-clock time to the millisecond, to find a failed request in the containers' logs."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+
+
 @dataclass
 class Load:
     """Paced background traffic (page + API reads) that counts what failed."""
 
     rate: float = 10.0
+    paths: tuple = ("/api/items", "/", "/api/info")
     ok: int = 0
     failures: list = field(default_factory=list)
     successes: list = field(default_factory=list)  # monotonic times of answered requests
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _run(self):
-        paths = ["/api/items", "/", "/api/info"]
+        paths = self.paths
         i = 0
         deadline = time.monotonic() + 900  # hard bound, whatever happens to the test
         while not self._stop.is_set() and time.monotonic() < deadline:
@@ -79,9 +86,9 @@ class Load:
                     self.ok += 1
                     self.successes.append(time.monotonic())
                 else:
-                    self.failures.append(f"{path}: HTTP {status}")
+                    self.failures.append(f"{path}: HTTP {status} at {_utc_now()}")
             except Exception as exc:  # noqa: BLE001 - every failure counts
-                self.failures.append(f"{path}: {type(exc).__name__}: {exc}")
+                self.failures.append(f"{path}: {type(exc).__name__}: {exc} at {_utc_now()}")
             time.sleep(max(0.0, 1.0 / self.rate - (time.monotonic() - started)))
 
     @property

@@ -74,8 +74,8 @@ def test_everything_follows_the_contract(shop):
     env = subprocess.run(["docker", "inspect", "-f", "{{json .Config.Env}}", f"{PROJECT}-backend-1"],
                          capture_output=True, text=True, check=True).stdout
     assert "SERVER_PORT=9090" in json.loads(env)
-    edge_conf = Path(f"/opt/{PROJECT}/nginx/conf.d/00-http.conf").read_text()
-    assert "server backend:9090 " in edge_conf
+    edge_servers = Path(f"/opt/{PROJECT}/nginx/conf.d/upstreams/backend.conf").read_text()
+    assert "server backend:9090 " in edge_servers
     images = subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", f"{PROJECT}-*"],
                             capture_output=True, text=True, check=True).stdout.split()
     assert sorted(images) == [f"{PROJECT}-backend:1.0.0", f"{PROJECT}-frontend:1.0.0"]

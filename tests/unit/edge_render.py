@@ -3,7 +3,9 @@ into a {relative path in the conf dir: text} dict, plus small parsers for nginx 
 
 import re
 
-from ansible_render import render
+from ansible.template import trust_as_template
+
+from ansible_render import render, templar
 
 EDGE_FILES = {
     "nginx.conf": "nginx.conf.j2",
@@ -14,9 +16,15 @@ EDGE_FILES = {
 }
 
 
-def render_edge(**extra):
-    """All edge config files rendered with the role defaults plus `extra`."""
-    return {dest: render("edge_nginx", src, extra) for dest, src in EDGE_FILES.items()}
+def render_edge(roles=None, **extra):
+    """All edge config files the role writes, rendered with the defaults of `roles` (edge_nginx alone unless
+    given) plus `extra`: EDGE_FILES and one servers file per upstream of edge_nginx__upstreams."""
+    roles = roles or ["edge_nginx"]
+    files = {dest: render("edge_nginx", src, extra, roles=roles) for dest, src in EDGE_FILES.items()}
+    for upstream in templar(roles, extra).template(trust_as_template("{{ edge_nginx__upstreams }}")):
+        files[f"conf.d/upstreams/{upstream['key']}.conf"] = render(
+            "edge_nginx", "upstream.conf.j2", {**extra, "edge_nginx__upstream": upstream}, roles=roles)
+    return files
 
 
 def strip_comments(text):

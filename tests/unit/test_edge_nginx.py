@@ -223,12 +223,21 @@ def test_api_responses_not_compressed_unless_asked(api_gzip):
 
 def test_upstream_keepalive_and_proxy(conf):
     ups = dict(blocks(conf["conf.d/00-http.conf"], "upstream"))
-    assert "server backend:8080" in ups["edge_backend"] and "keepalive 32;" in ups["edge_backend"]
+    # The servers come from their own file, which compose_stack rewrites during a rolling replacement.
+    assert "include /etc/nginx/conf.d/upstreams/backend.conf;" in ups["edge_backend"]
+    assert "keepalive 32;" in ups["edge_backend"]
+    assert directives(conf["conf.d/upstreams/backend.conf"], "server") == ["backend:8080 max_fails=3 fail_timeout=10s"]
+    if "edge_frontend" in ups:  # not when the edge serves the SPA itself
+        assert "include /etc/nginx/conf.d/upstreams/frontend.conf;" in ups["edge_frontend"]
+        assert directives(conf["conf.d/upstreams/frontend.conf"], "server") == ["frontend:8080 max_fails=3 fail_timeout=10s"]
     proxy = conf["conf.d/snippets/proxy.conf"]
     assert directives(proxy, "proxy_http_version") == ["1.1"]
     assert 'Connection ""' in proxy
     assert "proxy_next_upstream error timeout http_502 http_503" in proxy
     assert directives(proxy, "proxy_next_upstream_tries") == ["2"]
+    # Answers up to 32k fit the first buffer: a reload cut off larger ones (tests/e2e: reloads under traffic).
+    assert directives(proxy, "proxy_buffer_size") == ["32k"]
+    assert directives(proxy, "proxy_buffers") == ["8 32k"]
     for header in ["X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-ID"]:
         assert f"proxy_set_header {header} " in proxy
 

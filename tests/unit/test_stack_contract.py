@@ -10,7 +10,7 @@ import yaml
 from ansible.template import trust_as_template
 
 from ansible_render import ROLES, ROOT, play_vars, render, role_defaults, templar
-from edge_render import EDGE_FILES, directives
+from edge_render import directives, render_edge
 
 sys.path.insert(0, str(ROLES / "compose_stack" / "filter_plugins"))
 import stack_filters  # noqa: E402
@@ -36,8 +36,7 @@ def _compose(**contract):
 
 
 def _edge(**contract):
-    variables = _wired("deploy.yml", **contract)
-    return {dest: render("edge_nginx", src, variables, roles=["stack", "compose_stack", "edge_nginx"]) for dest, src in EDGE_FILES.items()}
+    return render_edge(roles=["stack", "compose_stack", "edge_nginx"], **_wired("deploy.yml", **contract))
 
 
 def test_defaults_render_the_documented_stack():
@@ -68,7 +67,7 @@ def test_backend_port_is_one_edit():
     assert backend["environment"]["SERVER_PORT"] == "9090"
     assert "/dev/tcp/127.0.0.1/9090" in " ".join(backend["healthcheck"]["test"])
     edge = _edge(**contract)
-    servers = directives(edge["conf.d/00-http.conf"], "server")
+    servers = directives(edge["conf.d/upstreams/backend.conf"], "server")
     assert any(s.startswith("backend:9090 ") for s in servers), servers
     assert wired("images.yml", "container_images_backend_port", contract) == 9090
 
