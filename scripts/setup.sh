@@ -69,13 +69,17 @@ log "$(docker compose version)"
 # age and restic the encrypted offsite backup test; shellcheck runs in `make lint`; psql runs the backend's
 # db/roles.sql in its tests (make backend-test); wrk runs the load script's unit test and the e2e smoke hold.
 apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellcheck postgresql-client wrk
-# Chromium runs the browser tests of `make e2e` (Playwright drives it; it downloads no browser of its own).
-apt_install chromium
+# Chromium and Firefox ESR run the browser tests of `make e2e` (tests/browser: puppeteer-core drives them;
+# it downloads no browser of its own).
+apt_install chromium firefox-esr
 # Node.js and npm run the frontend's tests (make frontend-test): Debian's (18.20, npm 9.2) only when no npm
 # answers, so an existing installation (e.g. NodeSource's) is left alone.
 command -v npm >/dev/null || apt_install nodejs npm
 # A JDK and Maven build and test the backend (make backend-test): Debian's only when no mvn answers.
 command -v mvn >/dev/null || apt_install openjdk-17-jdk-headless maven
+
+# The browser tests' one dependency, puppeteer-core, pinned by tests/browser/package-lock.json.
+(cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 
 # --- Offline base images (only when no registry answers) --------------------
 "$ROOT/scripts/base-image.sh"

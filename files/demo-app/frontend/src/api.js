@@ -11,6 +11,12 @@ async function request(path, options = {}) {
   } catch {
     // Non-JSON answer (e.g. an HTML error page from a proxy); handled below.
   }
+  if (res.status === 429) {
+    // The edge's rate limit (JSON body without a message); Retry-After is in seconds.
+    const seconds = Number.parseInt(res.headers.get('Retry-After'), 10);
+    const wait = Number.isFinite(seconds) && seconds > 0 ? `${seconds} s` : 'a moment';
+    throw new Error(`Too many requests: please wait ${wait} and try again.`);
+  }
   if (!res.ok) {
     const message = (body && body.message) || `${res.status} ${res.statusText}`;
     throw new Error(message);

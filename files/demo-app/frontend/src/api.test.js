@@ -43,6 +43,29 @@ describe('getInfo', () => {
     await expect(getInfo()).rejects.toThrow(new Error('404 Not Found'));
   });
 
+  it('says to wait the Retry-After seconds when the edge rate-limits (429)', async () => {
+    stubApi({
+      'GET /api/info': json(
+        { error: 'too_many_requests' },
+        { status: 429, headers: { 'Retry-After': '3' } },
+      ),
+    });
+
+    await expect(getInfo()).rejects.toThrow(
+      new Error('Too many requests: please wait 3 s and try again.'),
+    );
+  });
+
+  it('says to wait a moment on a 429 without a usable Retry-After', async () => {
+    stubApi({
+      'GET /api/info': json({ error: 'too_many_requests' }, { status: 429 }),
+    });
+
+    await expect(getInfo()).rejects.toThrow(
+      new Error('Too many requests: please wait a moment and try again.'),
+    );
+  });
+
   it('passes a network failure on', async () => {
     vi.stubGlobal('fetch', vi.fn().mockRejectedValue(new TypeError('Failed to fetch')));
 
@@ -125,6 +148,19 @@ describe('createItem', () => {
     });
 
     await expect(createItem('', '')).rejects.toThrow(new Error('name: must be 1 to 200 characters'));
+  });
+
+  it('says to wait when the edge rate-limits the POST (429)', async () => {
+    stubApi({
+      'POST /api/items': json(
+        { error: 'too_many_requests' },
+        { status: 429, headers: { 'Retry-After': '1' } },
+      ),
+    });
+
+    await expect(createItem('x', '')).rejects.toThrow(
+      new Error('Too many requests: please wait 1 s and try again.'),
+    );
   });
 
   it('passes a network failure on', async () => {
