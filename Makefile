@@ -12,7 +12,7 @@ SHELL_SCRIPTS = $(shell find . \( -name .git -o -name .venv -o -name .cache -o -
 	-o -name .pytest_cache -o -name __pycache__ -o -path ./benchmarks/results \) -prune -o -type f ! -name '*.j2' -print \
 	| xargs awk 'FNR == 1 { if (FILENAME ~ /\.sh$$/ || /^\#!.*[\/ ](ba|da)?sh( |$$)/) print FILENAME; nextfile }' | sort)
 
-.PHONY: help setup demo down lint unit backend-test frontend-test images integration e2e molecule molecule-provision test bench clean
+.PHONY: help setup demo down lint unit backend-test frontend-test images integration e2e molecule test bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -54,13 +54,10 @@ integration: ## Roles against this machine's engine: image builds, edge + certbo
 e2e: ## Deploy locally, then test deploy/redeploy/rollback over real HTTPS
 	pytest -q -m e2e tests/e2e
 
-molecule: ## Full site.yml on a fresh systemd Debian 12 host (converge, idempotence, verify)
+molecule: ## Full site.yml on two fresh Debian 12 hosts (converge, idempotence, verify; firewall seen from outside)
 	molecule test -s default
 
-molecule-provision: ## Host provisioning on a fresh host, firewall checked from a second host
-	molecule test -s provision
-
-test: setup lint unit backend-test frontend-test images integration e2e molecule molecule-provision ## Everything CI runs
+test: setup lint unit backend-test frontend-test images integration e2e molecule ## Everything CI runs
 
 BENCH_RUNS ?= 1
 bench: ## Load tests against the local stack (not part of `test`); BENCH_RUNS=3: the medians the README quotes
@@ -68,5 +65,4 @@ bench: ## Load tests against the local stack (not part of `test`); BENCH_RUNS=3:
 
 clean: ## Remove the venv, caches and test hosts
 	-molecule destroy -s default
-	-molecule destroy -s provision
 	rm -rf $(VENV) .cache .pytest_cache

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Lynis hardening index of a fresh test host before and after playbooks/provision.yml.
-# Informational only (not part of `make test`): uses the Molecule scenario `provision` (containers prov-*).
-#   scripts/lynis-report.sh          fresh host, audit, converge, audit, destroy
-#   scripts/lynis-report.sh --keep   same, but leave the host running (molecule destroy -s provision)
+# Lynis hardening index of a fresh test host before and after site.yml (provisioning and the stack).
+# Informational only (not part of `make test`): uses the Molecule scenario `default` (its systemd host).
+#   scripts/lynis-report.sh          fresh hosts, audit, converge, audit, destroy
+#   scripts/lynis-report.sh --keep   same, but leave the hosts running (molecule destroy)
 # Prints "before=<n> after=<n>"; the full reports go to .cache/lynis/{before,after}.{log,dat}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 keep=false
 [[ "${1:-}" == "--keep" ]] && keep=true
-host=prov-host
+host=deployer-host
 out=.cache/lynis
 mkdir -p "$out"
 
@@ -20,10 +20,10 @@ audit() { # $1: before|after
   sed -n 's/^hardening_index=//p' "$out/$1.dat"
 }
 
-molecule destroy -s provision >"$out/molecule.log" 2>&1
-molecule create -s provision >>"$out/molecule.log" 2>&1   # create + prepare
+molecule destroy -s default >"$out/molecule.log" 2>&1
+molecule create -s default >>"$out/molecule.log" 2>&1   # create + prepare
 before=$(audit before)
-molecule converge -s provision >"$out/converge.log" 2>&1 || { echo "converge failed, see $out/converge.log" >&2; exit 1; }
+molecule converge -s default >"$out/converge.log" 2>&1 || { echo "converge failed, see $out/converge.log" >&2; exit 1; }
 after=$(audit after)
-$keep || molecule destroy -s provision >>"$out/molecule.log" 2>&1
+$keep || molecule destroy -s default >>"$out/molecule.log" 2>&1
 echo "lynis hardening index: before=$before after=$after (reports in $out/)"

@@ -1,15 +1,16 @@
-"""playbooks/provision.yml on a fresh host: engine, hardening, firewall (checked from prov-probe), tuning."""
+"""The provisioning half of site.yml (playbooks/provision.yml) on the systemd host: engine, hardening,
+firewall (checked from the controller, outside the host), tuning."""
 
 import json
-import subprocess
 import time
 
 import pytest
 
-testinfra_hosts = ["ansible://prov-host"]
+from conftest import https, port_open
 
-PROBE = "prov-probe"  # a second container on the scenario network: "outside" the host
-IMAGE = "prov-busybox:test"
+testinfra_hosts = ["ansible://deployer-host"]
+
+STACK = "/opt/demo"
 TEST_KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIM8WKhefgWzcMX+JqlOjK2pvrj5nOzCfXTMlPym+EdyT"
 
 # Parameters the scenario can apply inside the container's own network namespace (see molecule.yml).
@@ -34,17 +35,6 @@ FILE_ONLY_SYSCTLS = {
 }
 
 
-def connect_from(container, ip, port, timeout=3):
-    """TCP connect from another container of the scenario; True when the handshake completes."""
-    code = (
-        "import socket,sys\n"
-        f"s=socket.socket(); s.settimeout({timeout})\n"
-        f"sys.exit(s.connect_ex(({ip!r}, {port})))\n"
-    )
-    res = subprocess.run(["docker", "exec", container, "python3", "-c", code], capture_output=True, timeout=30)
-    return res.returncode == 0
-
-
 def connect_local(host, ip, port, timeout=3):
     code = f"import socket,sys; s=socket.socket(); s.settimeout({timeout}); sys.exit(s.connect_ex(('{ip}', {port})))"
     return host.run(f'python3 -c "{code}"').rc == 0
@@ -60,35 +50,23 @@ def wait_for(predicate, seconds=20):
 
 
 @pytest.fixture(scope="module")
-def host_ip(host):
-    out = host.check_output("ip -4 -o addr show dev eth0")
-    return out.split()[3].split("/")[0]
-
-
-@pytest.fixture(scope="module")
 def image(host):
-    """A registry-free image: busybox-static (installed by prepare.yml) imported as a root filesystem."""
-    host.check_output(
-        "rm -rf /tmp/bbroot && mkdir -p /tmp/bbroot/bin /tmp/bbroot/www && cp /bin/busybox /tmp/bbroot/bin/ "
-        "&& echo provisioned > /tmp/bbroot/www/index.html "
-        "&& tar -C /tmp/bbroot -c . | docker import "
-        "-c 'CMD [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]' - " + IMAGE
-    )
-    return IMAGE
+    """An image the host already has (the frontend's nginx, listening on 8080): the test host may not pull."""
+    container = host.check_output(f"docker compose --project-directory {STACK} ps -q frontend")
+    return host.check_output(f"docker inspect -f '{{{{.Config.Image}}}}' {container}")
 
 
 @pytest.fixture(scope="module")
 def listeners(host, host_ip, image):
-    """80/443 and 8082 published on 0.0.0.0 by containers, 8081 by a process on the host."""
-    host.run("docker rm -f prov-web prov-hidden")
-    host.check_output(f"docker run -d --name prov-web -p 80:8080 -p 443:8080 {image}")
+    """Besides the edge's 80/443: 8082 published on 0.0.0.0 by a container, 8081 by a process on the host."""
+    host.run("docker rm -f prov-hidden")
     host.check_output(f"docker run -d --name prov-hidden -p 0.0.0.0:8082:8080 {image}")
     host.run("systemctl stop prov-listen-8081; systemctl reset-failed prov-listen-8081")
     host.check_output("systemd-run --unit prov-listen-8081 python3 -m http.server 8081")
     for port in (80, 443, 8081, 8082):
         assert wait_for(lambda p=port: connect_local(host, host_ip, p)), f"nothing listens on {port} on the host"
     yield host_ip
-    host.run("docker rm -f prov-web prov-hidden; systemctl stop prov-listen-8081")
+    host.run("docker rm -f prov-hidden; systemctl stop prov-listen-8081")
 
 
 # --- docker_engine ---------------------------------------------------------------------------
@@ -122,7 +100,7 @@ def test_daemon_json(host):
 
 
 def test_docker_run_local_image(host, image):
-    assert host.check_output(f"docker run --rm {image} /bin/busybox echo ran-in-container") == "ran-in-container"
+    assert host.check_output(f"docker run --rm --entrypoint echo {image} ran-in-container") == "ran-in-container"
 
 
 # --- host_hardening -------------------------------------------------------------------------
@@ -203,9 +181,9 @@ def test_fail2ban_sshd_jail_bans_with_nftables(host):
 def test_only_ssh_80_443_reachable_from_outside(host, listeners):
     ip = listeners
     for port in (22, 80, 443):
-        assert connect_from(PROBE, ip, port), f"{port} must be reachable from outside"
-    assert not connect_from(PROBE, ip, 8081), "host listener on 8081 must be filtered"
-    assert not connect_from(PROBE, ip, 8082), "container port published on 0.0.0.0:8082 must be filtered"
+        assert port_open(ip, port), f"{port} must be reachable from outside"
+    assert not port_open(ip, 8081), "host listener on 8081 must be filtered"
+    assert not port_open(ip, 8082), "container port published on 0.0.0.0:8082 must be filtered"
     # Both really listen: the refusals above are the firewall's.
     assert connect_local(host, ip, 8081) and connect_local(host, ip, 8082)
 
@@ -240,12 +218,13 @@ def test_file_descriptor_limits(host):
 def test_firewall_survives_restarts(host, listeners):
     ip = listeners
     host.check_output("systemctl restart docker")
-    assert wait_for(lambda: connect_from(PROBE, ip, 80, timeout=1)), "live-restore keeps prov-web published"
+    assert wait_for(lambda: port_open(ip, 443, timeout=1)), "live-restore keeps the edge published"
+    assert https(ip, "GET", "/")[0] == 200, "the stack serves through an engine restart"
     assert "hook input" in host.check_output("nft list table inet host_firewall")
-    assert not connect_from(PROBE, ip, 8082)
+    assert not port_open(ip, 8082)
 
     host.check_output("systemctl restart nftables")
     assert "table ip nat" in host.check_output("nft list tables"), "restarting nftables keeps Docker's rules"
-    assert connect_from(PROBE, ip, 80)
-    assert not connect_from(PROBE, ip, 8082)
-    assert not connect_from(PROBE, ip, 8081)
+    assert https(ip, "GET", "/")[0] == 200
+    assert not port_open(ip, 8082)
+    assert not port_open(ip, 8081)
