@@ -144,6 +144,8 @@ class Env:
             "pg_backup_textfile_dir": str(self.textfile),
             "pg_backup_on_failure_command": f'echo "$PG_BACKUP_MODE|$PG_BACKUP_ERROR" >> {self.hook_out}',
             "pg_backup_lock_timeout": 30,
+            # This project has no Redis (tests/e2e/test_restore.py covers the cache on the real stack).
+            "pg_backup_restore_redis_caches": [],
         }
 
     def compose(self, *args, check=True):

@@ -2,6 +2,7 @@
 contract changes every place that depends on it (compose file, edge config, images, backups, TLS)."""
 
 import copy
+import re
 import sys
 
 import pytest
@@ -191,3 +192,18 @@ def test_every_playbook_takes_its_wiring_from_one_file():
             applies_stack = "stack" in str(play.get("roles", [])) + str(play.get("pre_tasks", []))
             if applies_stack:
                 assert play.get("vars_files") == ["vars/wiring.yml"], path.name
+
+
+def test_a_restore_empties_the_caches_the_contract_names():
+    caches = wired("restore.yml", "pg_backup_restore_redis_caches", {})
+    assert [(c["name"], c["port"], c["cache_keys"]) for c in caches] == [("redis", 6379, "demo:*")]
+    services = yaml.safe_load((ROLES / "stack" / "defaults" / "main.yml").read_text())["stack_services"]
+    services = [dict(s, port=6390) if s["name"] == "redis" else s for s in services]
+    assert wired("restore.yml", "pg_backup_restore_redis_caches", {"stack_services": services})[0]["port"] == 6390
+
+
+def test_the_cache_keys_of_the_contract_are_the_backends():
+    java = (ROOT / "files/demo-app/backend/src/main/java/io/deployer/demo/cache/CacheConfig.java").read_text()
+    prefix = re.search(r'KEY_PREFIX = "([^"]+)"', java).group(1)
+    services = yaml.safe_load((ROLES / "stack" / "defaults" / "main.yml").read_text())["stack_services"]
+    assert [s["cache_keys"] for s in services if "cache_keys" in s] == [prefix + "*"]
