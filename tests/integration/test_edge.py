@@ -146,10 +146,12 @@ def edge_dirs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def rendered(edge_dirs):
+def rendered(edge_dirs, image):
     """The role rendered (first run changes, second run and check mode change nothing)."""
     variables = {k: v for k, v in edge_dirs.items() if k.startswith("edge_nginx")}
     variables.update({
+        # Tests the configuration with nginx -t before it goes live (no edge runs yet).
+        "edge_nginx_image": image,
         "edge_nginx_server_names": ["localhost", DOMAIN],
         # Small limits so the test stays short and deterministic.
         "edge_nginx_limit_api_rate": "10r/s",

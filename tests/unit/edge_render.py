@@ -3,17 +3,15 @@ into a {relative path in the conf dir: text} dict, plus small parsers for nginx 
 
 import re
 
+import yaml
+
 from ansible.template import trust_as_template
 
-from ansible_render import render, templar
+from ansible_render import ROLES, render, templar
 
-EDGE_FILES = {
-    "nginx.conf": "nginx.conf.j2",
-    "conf.d/00-http.conf": "00-http.conf.j2",
-    "conf.d/10-edge.conf": "10-edge.conf.j2",
-    "conf.d/snippets/security-headers.conf": "snippets/security-headers.conf.j2",
-    "conf.d/snippets/proxy.conf": "snippets/proxy.conf.j2",
-}
+# The files the role renders (its vars/main.yml), each from templates/<path without conf.d/>.j2.
+EDGE_FILES = {path: re.sub(r"^conf\.d/", "", path) + ".j2"
+              for path in yaml.safe_load((ROLES / "edge_nginx" / "vars" / "main.yml").read_text())["edge_nginx__files"]}
 
 
 def render_edge(roles=None, **extra):

@@ -4,6 +4,9 @@ import re
 
 import pytest
 
+from ansible.template import trust_as_template
+
+from ansible_render import templar
 from edge_render import CONFUSING_PATHS, PLAIN_PATHS, blocks, directives, render_edge
 
 SNIPPET = "include /etc/nginx/conf.d/snippets/security-headers.conf;"
@@ -266,3 +269,18 @@ def test_http2_directive_style():
 
 def strip(text):
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+@pytest.mark.parametrize("upstreams, hosts", [
+    ({}, ["backend", "frontend"]),
+    ({"edge_nginx_frontend_upstream": ""}, ["backend"]),
+    ({"edge_nginx_backend_upstream": "10.0.0.5:8080", "edge_nginx_frontend_upstream": "[fd00::5]:8080"}, []),
+])
+def test_every_rendered_file_is_tested_before_it_goes_live(upstreams, hosts):
+    """The files compared, tested with nginx -t and copied are exactly the files the role renders; the test
+    container resolves the upstreams' host names (never their IP addresses) to a placeholder."""
+    t = templar(["edge_nginx"], upstreams)
+    managed = t.template(trust_as_template("{{ edge_nginx__managed }}"))
+    rendered = render_edge(**upstreams)
+    assert sorted(managed) == sorted(rendered), "a rendered file the candidate check would not see (or the reverse)"
+    assert t.template(trust_as_template("{{ edge_nginx__upstream_hosts }}")) == hosts
