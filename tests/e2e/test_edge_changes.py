@@ -33,8 +33,8 @@ def _started(container):
 
 def _workers(container):
     """nginx worker processes serving new connections (not those finishing after a reload)."""
-    top = subprocess.run(["docker", "top", container, "-o", "args"], capture_output=True, text=True, check=True).stdout
-    return sum(1 for line in top.splitlines() if line.strip() == "nginx: worker process")
+    top = subprocess.run(["docker", "top", container, "-o", "pid,args"], capture_output=True, text=True, check=True).stdout
+    return sum(1 for line in top.splitlines()[1:] if line.split(None, 1)[-1].strip() == "nginx: worker process")
 
 
 def _edge_play(*extra, check=True):
