@@ -62,19 +62,20 @@ def test_a_valid_change_is_applied_by_reload_without_a_restart(deployed):
     before = _workers(edge)
     assert before >= 1
     change = {"edge_nginx_worker_processes": 3, "edge_nginx_extra_headers": {"X-Edge-Change": "applied"}}
-    with Load() as load:
-        _edge_play("-e", json.dumps(change))
-        deadline = time.monotonic() + 30
-        while _workers(edge) != 3 and time.monotonic() < deadline:
-            time.sleep(0.5)
-    report("edge-valid-change", {"ok": load.ok, "failed": len(load.failures), "longest_gap_s": load.longest_gap})
-    assert _workers(edge) == 3, "nginx.conf's change did not reach the running edge"
-    assert request("GET", "/")[1].get("x-edge-change") == "applied"
-    assert _started(edge) == started, "the edge was restarted"
-    assert load.failures == []
-
-    with Load() as back:
-        _edge_play()
+    try:
+        with Load() as load:
+            _edge_play("-e", json.dumps(change))
+            deadline = time.monotonic() + 30
+            while _workers(edge) != 3 and time.monotonic() < deadline:
+                time.sleep(0.5)
+        report("edge-valid-change", {"ok": load.ok, "failed": len(load.failures), "longest_gap_s": load.longest_gap})
+        assert _workers(edge) == 3, "nginx.conf's change did not reach the running edge"
+        assert request("GET", "/")[1].get("x-edge-change") == "applied"
+        assert _started(edge) == started, "the edge was restarted"
+        assert load.failures == []
+    finally:
+        with Load() as back:
+            _edge_play()
     assert "x-edge-change" not in request("GET", "/")[1]
     deadline = time.monotonic() + 30
     while _workers(edge) != before and time.monotonic() < deadline:
