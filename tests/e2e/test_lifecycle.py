@@ -103,17 +103,35 @@ def _version():
     return json.loads(body)["version"]
 
 
+def _state():
+    return json.loads((Path(STACK_DIR) / "releases" / "state.json").read_text())
+
+
 def test_release_and_rollback_without_dropping_requests(deployed):
+    """1.0.1 is released with a setting the inventory does not keep (DEMO_FLAG), then 1.0.2 without it.
+    Rolling back runs 1.0.1 as recorded, DEMO_FLAG included, and a second rollback goes down to 1.0.0
+    (the history is a stack), both without dropping a request."""
     assert _version() == "1.0.0"
     started = time.monotonic()
     with Load() as release:
-        ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", "stack_release=1.0.1")
+        ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", "stack_release=1.0.1",
+                         "-e", json.dumps({"compose_stack_backend_env": {"DEMO_FLAG": "recorded"}}))
     release_seconds = time.monotonic() - started
     assert _version() == "1.0.1"
+    ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", "stack_release=1.0.2")
+    assert _version() == "1.0.2" and all("DEMO_FLAG=recorded" not in env for env in _backend_env())
+    assert _state() == {"current": "1.0.2", "history": ["1.0.0", "1.0.1", "1.0.2"]}
 
     with Load() as rollback:
         ansible_playbook("playbooks/rollback.yml", "-i", "local")
+    assert _version() == "1.0.1"
+    assert all("DEMO_FLAG=recorded" in env for env in _backend_env()), "the rollback re-rendered today's settings"
+    assert _state() == {"current": "1.0.1", "history": ["1.0.0", "1.0.1"]}
+    assert (Path(STACK_DIR) / "compose.yaml").read_text() == (Path(STACK_DIR) / "releases" / "1.0.1" / "compose.yaml").read_text()
+
+    ansible_playbook("playbooks/rollback.yml", "-i", "local")
     assert _version() == "1.0.0"
+    assert _state() == {"current": "1.0.0", "history": ["1.0.0"]}
 
     # Baseline: what a plain `docker compose up -d --force-recreate` of the backend costs.
     with Load() as plain:

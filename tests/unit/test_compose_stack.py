@@ -215,3 +215,35 @@ def test_api_queues_bursts_and_keeps_the_edge_pool_open_longer_than_the_edge(com
     assert _seconds(env["SERVER_TOMCAT_KEEP_ALIVE_TIMEOUT"]) > _seconds(edge_idle)
     assert _render(compose_stack_backend_accept_count=4096)[0]["services"]["backend"]["environment"][
         "SERVER_TOMCAT_ACCEPT_COUNT"] == "4096"
+
+
+@pytest.mark.parametrize("history, release, rollback, expected", [
+    ([], "1.0", False, ["1.0"]),
+    (["1.0", "1.1"], "1.2", False, ["1.0", "1.1", "1.2"]),
+    (["1.0", "1.1", "1.2"], "1.3", False, ["1.1", "1.2", "1.3"]),          # keep 3
+    (["1.0", "1.1", "1.2"], "1.1", False, ["1.0", "1.2", "1.1"]),          # a redeploy moves to the top
+    (["1.0", "1.1", "1.2"], "1.1", True, ["1.0", "1.1"]),                  # rollback pops 1.2 ...
+    (["1.0", "1.1"], "1.0", True, ["1.0"]),                                # ... and a second one goes further down
+    (["1.0", "1.1", "1.2"], "1.0", True, ["1.0"]),                         # rollback_to pops all above
+])
+def test_release_history_is_a_stack(history, release, rollback, expected):
+    assert stack_filters.release_history(history, release, 3, rollback) == expected
+
+
+def test_rollback_to_a_release_outside_the_history_is_refused():
+    with pytest.raises(ValueError, match="not in the history"):
+        stack_filters.release_history(["1.0", "1.1"], "0.9", 3, rollback=True)
+
+
+def test_failed_containers_are_the_unhealthy_ones_of_another_definition():
+    hashes = ["backend aaa", "frontend fff", "edge eee"]
+    ps = [
+        "b-old|backend|aaa|Up 5 minutes (healthy)",          # live definition: stays
+        "b-new|backend|bbb|Up 40 seconds (unhealthy)",       # the failed release's: goes
+        "b-boot|backend|bbb|Up 3 seconds (health: starting)",  # not healthy yet: goes
+        "b-dead|backend|bbb|Exited (1) 2 seconds ago",       # crashed: goes
+        "f-new|frontend|ggg|Up 1 minute (healthy)",          # already replaced, healthy: rolled back without downtime
+        "e|edge|eee|Up 9 minutes (healthy)",
+        "w|worker|zzz|Up 1 minute",                          # a service the live file no longer has: goes
+    ]
+    assert stack_filters.failed_containers(ps, hashes) == ["b-new", "b-boot", "b-dead", "w"]

@@ -87,6 +87,35 @@ def releases_to_prune(manifests, keep, built):
     return {"releases": pruned, "images": images}
 
 
+def release_history(history, release, keep, rollback=False):
+    """The release stack after `release` went live: a deploy pushes it (an earlier entry of the same tag
+    moves to the top), a rollback pops what lay above it; the newest `keep` entries are kept."""
+    history = list(history or [])
+    if rollback:
+        if release not in history:
+            raise ValueError(f"release {release} is not in the history {history}")
+        history = history[: history.index(release) + 1]
+    else:
+        history = [entry for entry in history if entry != release] + [release]
+    return history[-int(keep):]
+
+
+def failed_containers(ps_lines, hash_lines):
+    """IDs of the containers a failed release left behind: created from another definition than the live
+    compose file asks for (`docker compose config --hash '*'` lines: "<service> <hash>") and not healthy.
+    ps_lines: "<id>|<service>|<config hash>|<status>" (docker ps). A healthy one (a service the release had
+    already replaced) stays until the live definition replaces it without downtime."""
+    live = dict(line.split()[:2] for line in hash_lines if line.strip())
+    failed = []
+    for line in ps_lines:
+        if not line.strip():
+            continue
+        cid, service, config_hash, status = line.split("|", 3)
+        if config_hash != live.get(service) and "(healthy)" not in status:
+            failed.append(cid)
+    return failed
+
+
 def service_images(services):
     """{service: the image it runs}: its own, or another service's (`image: backend` for a worker)."""
     return {service["name"]: service.get("image") or service["name"] for service in services}
@@ -167,6 +196,8 @@ class FilterModule:
             "pg_tuning": pg_tuning,
             "redis_maxmemory": redis_maxmemory,
             "releases_to_prune": releases_to_prune,
+            "release_history": release_history,
+            "failed_containers": failed_containers,
             "service_images": service_images,
             "choose_secret": choose_secret,
             "host_passwords": host_passwords,

@@ -1,0 +1,59 @@
+"""A release that fails leaves the host as it was: a backend image that never gets healthy (Redis's image in
+the backend's place) after the frontend was already replaced; compose.yaml, the release state, the edge's
+configuration and the definition and image of every running container are compared before and after,
+under paced traffic."""
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+from conftest import STACK_DIR, Load, ansible_playbook, report
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+STACK = Path(STACK_DIR)
+
+
+def _snapshot():
+    files = [STACK / "compose.yaml", STACK / "releases" / "state.json",
+             *sorted(p for p in (STACK / "nginx").rglob("*") if p.is_file() and "candidate" not in p.parts)]
+    running = subprocess.run(
+        ["docker", "ps", "--filter", "label=com.docker.compose.project=demo", "--format",
+         '{{.Label "com.docker.compose.service"}} {{.Label "com.docker.compose.config-hash"}} {{.Image}}'],
+        capture_output=True, text=True, check=True).stdout.split("\n")
+    images = {}
+    for line in filter(None, running):
+        service, config_hash, image = line.split()
+        image_id = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", image],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+        images.setdefault(service, []).append((config_hash, image_id))
+    return {"files": {str(f.relative_to(STACK)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files},
+            "containers": {service: sorted(v) for service, v in images.items()}}
+
+
+def test_a_release_that_never_gets_healthy_leaves_the_host_as_it_was(deployed):
+    before = _snapshot()
+    live = json.loads((STACK / "releases" / json.loads((STACK / "releases" / "state.json").read_text())["current"]
+                       / "images.json").read_text())
+    # The frontend runs the same image by ID (another definition: it is replaced first, and must come back);
+    # the backend runs Redis's image, which never answers the backend's health check.
+    frontend_id = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", live["frontend"]],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+    broken = dict(live, frontend=frontend_id, backend=live["redis"])
+    with Load() as load:
+        rc, out, _ = ansible_playbook(
+            "playbooks/deploy.yml", "-i", "local", "--skip-tags", "container_images,edge_nginx", "-e",
+            json.dumps({"compose_stack_release": "9.9.9", "compose_stack_images": broken, "compose_stack_wait_timeout": 40}),
+            check=False)
+    report("failed-release", {"ok": load.ok, "failed": len(load.failures), "longest_gap_s": load.longest_gap})
+    flat = " ".join(out.split())
+    assert rc != 0
+    assert "RELEASE 9.9.9 FAILED" in flat and "The host runs release 1.0.0 as before" in flat, out[-4000:]
+    after = _snapshot()
+    assert after["files"] == before["files"]
+    assert after["containers"] == before["containers"]
+    assert not (STACK / "releases" / "9.9.9").exists()
+    assert load.failures == []
