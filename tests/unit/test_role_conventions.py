@@ -106,10 +106,18 @@ def _playbook_role_uses():
                 entry = {"role": entry} if isinstance(entry, str) else entry
                 yield path.name, entry["role"], entry.get("tags") or []
             for section in ("pre_tasks", "tasks", "post_tasks"):
-                for task in play.get(section) or []:
+                for task in _flatten(play.get(section) or []):
                     for module in ("ansible.builtin.include_role", "ansible.builtin.import_role"):
                         if module in task:
                             yield path.name, task[module]["name"], task.get("tags") or []
+
+
+def _flatten(tasks):
+    """The tasks of a list, those in blocks (block, rescue, always) included."""
+    for task in tasks:
+        yield task
+        for part in ("block", "rescue", "always"):
+            yield from _flatten(task.get(part) or [])
 
 
 def test_playbooks_tag_each_role_with_its_name():
