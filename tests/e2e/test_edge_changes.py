@@ -82,3 +82,33 @@ def test_a_valid_change_is_applied_by_reload_without_a_restart(deployed):
         time.sleep(0.5)
     assert _workers(edge) == before
     assert back.failures == [] and _started(edge) == started
+
+
+def _maintenance(state):
+    return ansible_playbook("playbooks/maintenance.yml", "-i", "local", "-e", f"edge_nginx_maintenance={state}")
+
+
+def test_maintenance_mode_answers_503_but_health_and_survives_a_redeploy(deployed):
+    edge = _edge_container()
+    started = _started(edge)
+    _maintenance("on")
+    try:
+        status, headers, body = request("GET", "/")
+        assert status == 503 and headers["retry-after"] == "300", (status, headers)
+        assert headers["content-type"].startswith("text/html") and b"Back soon" in body
+        assert "content-security-policy" in headers and headers["cache-control"] == "no-store"
+        status, headers, body = request("GET", "/api/items")
+        assert status == 503 and headers["retry-after"] == "300"
+        assert headers["content-type"].startswith("application/json") and json.loads(body)["error"] == "maintenance"
+        assert request("GET", "/healthz")[0] == 200
+        assert request("GET", "/actuator/health")[0] == 200  # the backend itself is up
+        # The state is kept on the host: the main job's deploy does not end maintenance.
+        _, _, recap = ansible_playbook("playbooks/deploy.yml", "-i", "local")
+        assert recap["changed"] == 0
+        assert request("GET", "/api/items")[0] == 503
+    finally:
+        _maintenance("off")
+    assert request("GET", "/")[0] == 200 and request("GET", "/api/items")[0] == 200
+    assert _started(edge) == started, "maintenance restarted the edge"
+    journal = [json.loads(line) for line in Path("/var/log/demo/audit.log").read_text().splitlines()]
+    assert [e["version"] for e in journal if e["action"] == "maintenance"][-2:] == ["maintenance on", "maintenance off"]

@@ -49,6 +49,8 @@ CASES = [
     ({"edge_nginx_proxy_read_timeout": "30 seconds"}, "edge_nginx_proxy_read_timeout"),
     ({"edge_nginx_client_max_body_size": "1 MB"}, "edge_nginx_client_max_body_size"),
     ({"edge_nginx_api_docs_path": "/api/docs"}, "edge_nginx_api_docs_path"),
+    ({"edge_nginx_maintenance_message": "Back at $time"}, "edge_nginx_maintenance_message"),
+    ({"edge_nginx_maintenance": "yes"}, "edge_nginx_maintenance"),
     ({"pg_backup_dir": "/var"}, "pg_backup_dir"),
     ({"pg_backup_dir": "/etc/backups"}, "pg_backup_dir"),
     ({"pg_backup_keep_daily": -3}, "pg_backup_keep_daily"),

@@ -284,3 +284,25 @@ def test_every_rendered_file_is_tested_before_it_goes_live(upstreams, hosts):
     rendered = render_edge(**upstreams)
     assert sorted(managed) == sorted(rendered), "a rendered file the candidate check would not see (or the reverse)"
     assert t.template(trust_as_template("{{ edge_nginx__upstream_hosts }}")) == hosts
+
+
+def test_maintenance_mode_answers_503_except_health_checks():
+    off = render_edge()
+    assert "return 503" not in off["conf.d/10-edge.conf"]
+    on = render_edge(edge_nginx__maintenance_on=True, edge_nginx_maintenance_retry_after=120,
+                     edge_nginx_maintenance_message="Back at 10:00 <UTC>")
+    https = on["conf.d/10-edge.conf"].split("server {")[2]
+    assert "if ($edge_maintenance_exempt = 0) {\n        return 503;" in https
+    assert directives(https, "error_page")[-1] == "503 @maintenance_$edge_maintenance_kind"
+    named = dict(blocks(https, "location"))
+    assert set(named) >= {"@maintenance_json", "@maintenance_html"}
+    for kind, content_type in (("json", "application/json"), ("html", "text/html")):
+        body = named[f"@maintenance_{kind}"]
+        assert 'add_header Retry-After "120" always;' in body and f"default_type {content_type};" in body
+        assert SNIPPET in body  # the security headers, CSP included
+    assert '"retry_after": 120' in named["@maintenance_json"]
+    assert "Back at 10:00 &lt;UTC&gt;" in named["@maintenance_html"]
+    exempt = dict(blocks(on["conf.d/00-http.conf"], "map"))["$uri $edge_maintenance_exempt"]
+    assert "/healthz 1;" in exempt and "/actuator/health 1;" in exempt
+    # The plain-HTTP server (ACME challenges, the redirect) is never in maintenance.
+    assert "503" not in on["conf.d/10-edge.conf"].split("server {")[1]
