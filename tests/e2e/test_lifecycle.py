@@ -118,8 +118,20 @@ def test_release_and_rollback_without_dropping_requests(deployed):
                          "-e", json.dumps({"compose_stack_backend_env": {"DEMO_FLAG": "recorded"}}))
     release_seconds = time.monotonic() - started
     assert _version() == "1.0.1"
-    ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", "stack_release=1.0.2")
+    # 1.0.2 with the release hooks and a restore point: the pre-deploy command sees the release's secrets and
+    # names, before anything is replaced; the post-deploy command runs once it is live.
+    hooks = {"compose_stack_backup_before_deploy": True,
+             "compose_stack_pre_deploy_command": ["sh", "-c", "test -r /run/secrets/spring.flyway.password && "
+                                                  'echo "expand for $DEPLOY_RELEASE while $DEPLOY_PREVIOUS_RELEASE runs"'],
+             "compose_stack_post_deploy_command": ["sh", "-c", 'echo "contract after $DEPLOY_RELEASE"']}
+    _, out, _ = ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", "stack_release=1.0.2", "-e", json.dumps(hooks))
     assert _version() == "1.0.2" and all("DEMO_FLAG=recorded" not in env for env in _backend_env())
+    restore_point = re.search(r"Restore point before release 1\.0\.2: (/\S+)", out)
+    assert restore_point and (Path(restore_point.group(1)) / "SHA256SUMS").is_file(), out[-3000:]
+    assert "/pre-deploy/" in restore_point.group(1)
+    pre, live = out.index("expand for 1.0.2 while 1.0.1 runs"), out.index("TASK [compose_stack : Make the release live")
+    assert out.index("Restore point before release 1.0.2") < pre < out.index("TASK [compose_stack : Bring the stack to the next") < live
+    assert live < out.index("contract after 1.0.2")
     assert _state() == {"current": "1.0.2", "history": ["1.0.0", "1.0.1", "1.0.2"]}
 
     with Load() as rollback:

@@ -61,6 +61,19 @@ def test_a_release_that_never_gets_healthy_leaves_the_host_as_it_was(deployed):
     assert load.failures == []
 
 
+def test_a_failing_pre_deploy_command_replaces_nothing(deployed):
+    before = _snapshot()
+    live = json.loads((STACK / "releases" / "1.0.0" / "images.json").read_text())
+    rc, out, _ = ansible_playbook(
+        "playbooks/deploy.yml", "-i", "local", "--skip-tags", "container_images,edge_nginx", "-e",
+        json.dumps({"compose_stack_release": "9.9.8", "compose_stack_images": live,
+                    "compose_stack_pre_deploy_command": ["sh", "-c", "echo the migration failed >&2; exit 3"]}),
+        check=False)
+    flat = " ".join(out.split())
+    assert rc != 0 and "RELEASE 9.9.8 FAILED" in flat and "the migration failed" in flat, out[-3000:]
+    assert _snapshot() == before
+
+
 LOCK = Path("/run/lock/demo-operation.lock")
 JOURNAL = Path("/var/log/demo/audit.log")
 

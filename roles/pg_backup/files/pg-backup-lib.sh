@@ -15,7 +15,7 @@ fi
 . "$PG_BACKUP_CONF"
 for _setting in PROJECT COMPOSE_DIR SERVICE DB_USER DATABASES BACKUP_DIR TEXTFILE_DIR AGE_RECIPIENTS \
     AGE_IDENTITY_FILE ON_FAILURE_COMMAND LOCK_TIMEOUT COMPRESS GLOBALS ROW_COUNTS KEEP_DAILY KEEP_WEEKLY \
-    KEEP_MONTHLY KEEP_PRE_RESTORE WEEKLY_DAY MONTHLY_DAY MAX_AGE OFFSITE OFFSITE_ENV_FILE RESTIC_REPO \
+    KEEP_MONTHLY KEEP_PRE_RESTORE KEEP_PRE_DEPLOY WEEKLY_DAY MONTHLY_DAY MAX_AGE OFFSITE OFFSITE_ENV_FILE RESTIC_REPO \
     RESTIC_PASSWORD_FILE_PATH RESTIC_FORGET_ARGS RCLONE_REMOTE RCLONE_CONFIG_FILE STRICT_SOURCE NO_OWNER; do
   if ! declare -p "$_setting" >/dev/null 2>&1; then
     echo "${0##*/}: ${PG_BACKUP_CONF} does not set ${_setting} (re-run playbooks/backups.yml)" >&2
@@ -106,7 +106,7 @@ resolve_set() {
   elif [[ -d "$BACKUP_DIR/$want" ]]; then
     best="$BACKUP_DIR/$want"
   else
-    for cand in "$BACKUP_DIR"/{daily,weekly,monthly,pre-restore}/"$want"; do
+    for cand in "$BACKUP_DIR"/{daily,weekly,monthly,pre-restore,pre-deploy}/"$want"; do
       [[ -d "$cand" ]] && { best="$cand"; break; }
     done
   fi
