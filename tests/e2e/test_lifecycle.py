@@ -126,7 +126,7 @@ def test_release_and_rollback_without_dropping_requests(deployed):
              "compose_stack_post_deploy_command": ["sh", "-c", 'echo "contract after $DEPLOY_RELEASE"']}
     _, out, _ = ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", "stack_release=1.0.2", "-e", json.dumps(hooks))
     assert _version() == "1.0.2" and all("DEMO_FLAG=recorded" not in env for env in _backend_env())
-    restore_point = re.search(r"Restore point before release 1\.0\.2: (/\S+)", out)
+    restore_point = re.search(r"Restore point before release 1\.0\.2: (/[^\s'\"]+)", out)
     assert restore_point and (Path(restore_point.group(1)) / "SHA256SUMS").is_file(), out[-3000:]
     assert "/pre-deploy/" in restore_point.group(1)
     pre, live = out.index("expand for 1.0.2 while 1.0.1 runs"), out.index("TASK [compose_stack : Make the release live")
