@@ -31,7 +31,7 @@ lint: ## yamllint, ansible-lint (production profile), syntax check, shellcheck
 	shellcheck $(SHELL_SCRIPTS)
 	ansible-lint --profile production
 	ansible-playbook --syntax-check site.yml -i local
-	ansible-playbook --syntax-check playbooks/rollback.yml playbooks/restore.yml playbooks/down.yml -i local
+	ansible-playbook --syntax-check playbooks/rollback.yml playbooks/restore.yml playbooks/maintenance.yml playbooks/down.yml -i local
 
 unit: ## Fast tests: templates, filters, Dockerfiles, scripts, benchmark code; its Python's coverage >= 80 % (.coveragerc)
 	pytest -q --cov --cov-report=term tests/unit
@@ -57,7 +57,11 @@ e2e: ## Deploy locally, then test deploy/redeploy/rollback over real HTTPS
 molecule: ## Full site.yml on two fresh Debian 12 hosts (converge, idempotence, verify; firewall seen from outside)
 	molecule test -s default
 
-test: setup lint unit backend-test frontend-test images integration e2e molecule ## Everything CI runs
+# Integration and Molecule share only the engine and mostly wait on it, so they run side by side (each one's
+# output is printed when it ends); e2e runs alone after them: it counts dropped requests and latency.
+test: setup lint unit backend-test frontend-test images ## Everything CI runs
+	$(MAKE) --no-print-directory --output-sync=target -j2 integration molecule
+	$(MAKE) --no-print-directory e2e
 
 BENCH_RUNS ?= 1
 bench: ## Load tests against the local stack (not part of `test`); BENCH_RUNS=3: the medians the README quotes
