@@ -66,12 +66,17 @@ def test_connections_opened_together_do_not_fire_together():
     arrivals = run_wrk(conns, seconds, think, pause_max_ms=think)
     steady = [t for t in arrivals if 1.0 <= t < seconds - 0.2]
     assert len(steady) >= 0.8 * conns * (seconds - 1.2)
+    # Bursts show as few 50 ms windows holding whole seconds of requests (without random first pauses: all
+    # 300 in one window each second). The pattern repeats every think time, so a single stall of the test's
+    # server or of wrk in the first second (a loaded CI machine) keeps a few windows empty and their
+    # neighbours 3x full for the whole run: the bounds leave room for that, not for a burst.
     window = 0.05
     counts = {}
     for t in steady:
         counts[int(t / window)] = counts.get(int(t / window), 0) + 1
-    mean = conns * window / (think / 1000)  # 15 requests per 50 ms at a steady 300 req/s
-    assert max(counts.values()) <= 3 * mean, sorted(counts.values())[-5:]
+    windows = (seconds - 1.2) / window
+    assert len(counts) >= 0.5 * windows, f"requests in {len(counts)} of {windows:.0f} windows"
+    assert max(counts.values()) <= conns / 4, sorted(counts.values())[-5:]
 
 
 def test_keep_alive_pauses_keep_the_mean_think_time():
