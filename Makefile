@@ -57,12 +57,9 @@ e2e: ## Deploy locally, then test deploy/redeploy/rollback over real HTTPS
 molecule: ## Full site.yml on two fresh Debian 12 hosts (converge, idempotence, verify; firewall seen from outside)
 	molecule test -s default
 
-# Integration and Molecule share only the engine, so they run side by side (each one's output is printed when
-# it ends); e2e runs alone after them: it counts dropped requests and latency. On 2 cores the pair took 24 min
-# side by side, about what they take one after the other (integration alone 8 min 35 s, beside Molecule 17 min 37 s).
-test: setup lint unit backend-test frontend-test images ## Everything CI runs
-	$(MAKE) --no-print-directory --output-sync=target -j2 integration molecule
-	$(MAKE) --no-print-directory e2e
+# Stages one after the other: on 2 cores integration and Molecule side by side took as long as in sequence
+# (integration alone 8 min 35 s, beside Molecule 17 min 37 s), and e2e counts dropped requests and latency.
+test: setup lint unit backend-test frontend-test images integration molecule e2e ## Everything CI runs
 
 BENCH_RUNS ?= 1
 bench: ## Load tests against the local stack (not part of `test`); BENCH_RUNS=3: the medians the README quotes
