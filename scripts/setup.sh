@@ -24,14 +24,23 @@ apt_install() {
 }
 
 # --- Python toolchain -------------------------------------------------------
-python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
-if [ ! -x "$VENV/bin/python" ]; then log "creating $VENV"; python3 -m venv "$VENV"; fi
+# The distribution's Python (a python3 earlier on PATH, e.g. pyenv's, is often built without optimisations:
+# Ansible ran 25 % slower on one), with its site packages visible: the apt module needs python3-apt in the
+# interpreter that runs it, and under Mitogen (ansible.cfg) it cannot restart itself in another one.
+# Everything in requirements.txt is installed into the venv all the same (--ignore-installed).
+PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
+"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+"$PYTHON" -c 'import apt' 2>/dev/null || { ! command -v apt-get >/dev/null || apt_install python3-apt; }
+if [ -x "$VENV/bin/python" ] && ! grep -q '^include-system-site-packages = true' "$VENV/pyvenv.cfg"; then
+  log "recreating $VENV with the system site packages"; rm -rf "$VENV"
+fi
+if [ ! -x "$VENV/bin/python" ]; then log "creating $VENV"; "$PYTHON" -m venv --system-site-packages "$VENV"; fi
 stamp="$VENV/.requirements.sha256"
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "pip install -r requirements.txt"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -r requirements.txt
+  "$VENV/bin/pip" install -q --ignore-installed -r requirements.txt
   echo "$want" >"$stamp"
 fi
 
