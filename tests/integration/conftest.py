@@ -1,6 +1,7 @@
 """Fixtures for the image build tests: a temporary inventory for this machine's engine, copies of
 the demo application and a runner."""
 
+import getpass
 import os
 import shutil
 import subprocess
@@ -14,14 +15,17 @@ VENV_BIN = ROOT / ".venv" / "bin"
 DEMO = ROOT / "files" / "demo-app"
 EXTRA_CA = "/etc/ssl/certs/ca-certificates.crt"
 
-INVENTORY = """\
+# ansible_user: Mitogen skips `become` only when it is told the connection already runs as the target user
+# (Ansible's own strategy finds out by itself); root on a machine without sudo would fail otherwise.
+INVENTORY = f"""\
 all:
   children:
     app_servers:
       hosts:
         localhost:
           ansible_connection: local
-          ansible_python_interpreter: "{{ ansible_playbook_python }}"
+          ansible_user: {getpass.getuser()}
+          ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
 """
 
 

@@ -9,6 +9,7 @@ are exercised. RPO/RTO and timings are printed (pytest -s to see them).
 """
 
 import datetime as dt
+import getpass
 import json
 import os
 import re
@@ -199,7 +200,7 @@ def env(tmp_path_factory):
         sh(["docker", "build", "-q", "-t", IMAGE, str(ctx)])
     e.stack.mkdir()
     (e.stack / "compose.yaml").write_text(COMPOSE)
-    e.inventory.write_text(f"[app_servers]\nlocalhost ansible_connection=local ansible_python_interpreter={VENV_BIN / 'python'}\n")
+    e.inventory.write_text(f"[app_servers]\nlocalhost ansible_connection=local ansible_user={getpass.getuser()} ansible_python_interpreter={VENV_BIN / 'python'}\n")
     e.compose("up", "-d", "--wait")
     e.psql(SEED_SQL)
     yield e
