@@ -81,8 +81,9 @@ def test_the_actuator_is_on_a_management_port_the_edge_never_routes(deployed):
 
 
 def test_second_run_changes_nothing(deployed):
-    _, _, recap = ansible_playbook("site.yml", "-i", "local")
-    assert recap["changed"] == 0 and recap["failed"] == 0
+    _, out, recap = ansible_playbook("site.yml", "-i", "local")
+    changed = re.findall(r"TASK \[([^\]]+)\][^\n]*\n(?:[^\n]*\n){0,2}?changed:", out)
+    assert recap["changed"] == 0 and recap["failed"] == 0, changed
 
 
 def test_edge_reloads_under_api_traffic_drop_nothing(deployed):
