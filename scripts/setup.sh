@@ -78,6 +78,17 @@ log "$(docker compose version)"
 # age and restic the encrypted offsite backup test; shellcheck runs in `make lint`; psql runs the backend's
 # db/roles.sql in its tests (make backend-test); wrk runs the load script's unit test and the e2e smoke hold.
 apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellcheck postgresql-client wrk
+# promtool runs the alert rules' unit tests (make unit). It comes from Debian's prometheus package, taken
+# out of the .deb into the venv: installing the package would also start a Prometheus server here.
+if [ ! -x "$VENV/bin/promtool" ]; then
+  log "promtool from Debian's prometheus package"
+  if [ -z "${APT_UPDATED:-}" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  deb_dir=$(mktemp -d)
+  (cd "$deb_dir" && apt-get download -qq prometheus 2>/dev/null)
+  dpkg-deb -x "$deb_dir"/prometheus_*.deb "$deb_dir/root"
+  install -m 0755 "$deb_dir/root/usr/bin/promtool" "$VENV/bin/promtool"
+  rm -rf "$deb_dir"
+fi
 # Chromium and Firefox ESR run the browser tests of `make e2e` (tests/browser: puppeteer-core drives them;
 # it downloads no browser of its own).
 apt_install chromium firefox-esr

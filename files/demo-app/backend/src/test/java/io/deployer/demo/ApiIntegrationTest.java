@@ -143,7 +143,9 @@ class ApiIntegrationTest {
         assertThat(metrics.statusCode()).isEqualTo(200);
         http().get("/api/info");
         assertThat(http().get("/actuator/prometheus").body())
-                .contains("http_server_requests_seconds_bucket", "application=\"demo-api\"", "hikaricp_connections");
+                .contains("http_server_requests_seconds_bucket", "application=\"demo-api\"", "hikaricp_connections")
+                // the latency objective's bucket (monitoring_slo_latency_seconds), whatever the label order
+                .containsPattern("http_server_requests_seconds_bucket\\{(?=[^}]*le=\"0\\.2\")(?=[^}]*uri=\"/api/info\")");
         assertThat(http().get("/actuator/info").body()).contains("\"version\":\"9.9.9-it\"");
         for (String hidden : new String[] {"/actuator/env", "/actuator/beans", "/actuator/configprops", "/actuator/heapdump",
                 "/actuator/flyway", "/actuator/shutdown"}) {
