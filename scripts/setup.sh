@@ -14,12 +14,14 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+apt_update() { if [ -z "${APT_UPDATED:-}" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi; }
+
 apt_install() {
   local missing=()
   for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "apt-get install ${missing[*]}"
-  if [ -z "${APT_UPDATED:-}" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  apt_update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
@@ -82,7 +84,7 @@ apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellc
 # out of the .deb into the venv: installing the package would also start a Prometheus server here.
 if [ ! -x "$VENV/bin/promtool" ]; then
   log "promtool from Debian's prometheus package"
-  if [ -z "${APT_UPDATED:-}" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  apt_update
   deb_dir=$(mktemp -d)
   (cd "$deb_dir" && apt-get download -qq prometheus 2>/dev/null)
   dpkg-deb -x "$deb_dir"/prometheus_*.deb "$deb_dir/root"
