@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from ansible_render import render, role_defaults
+from ansible_render import ROOT, render, role_defaults
 
 PROMTOOL = shutil.which("promtool")
 
@@ -253,7 +253,6 @@ def test_every_alert_is_documented_and_has_a_case(rendered):
 
 
 def test_every_runbook_anchor_exists(rendered):
-    from ansible_render import ROOT
     runbooks = (ROOT / "docs" / "runbooks.md").read_text()
     for name in rules_of(rendered):
         assert f"## {name}\n" in runbooks, f"docs/runbooks.md has no section for {name}"
