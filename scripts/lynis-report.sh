@@ -21,10 +21,12 @@ audit() { # $1: before|after
 }
 
 # Creating and destroying the hosts runs async tasks, which Mitogen cannot (see the Makefile's molecule target).
-ANSIBLE_STRATEGY=linear molecule destroy -s default >"$out/molecule.log" 2>&1
-ANSIBLE_STRATEGY=linear molecule create -s default >>"$out/molecule.log" 2>&1   # create + prepare
+molecule_hosts() { ANSIBLE_STRATEGY=linear molecule "$@" -s default >>"$out/molecule.log" 2>&1; }
+: >"$out/molecule.log"
+molecule_hosts destroy
+molecule_hosts create   # create + prepare
 before=$(audit before)
 molecule converge -s default >"$out/converge.log" 2>&1 || { echo "converge failed, see $out/converge.log" >&2; exit 1; }
 after=$(audit after)
-$keep || ANSIBLE_STRATEGY=linear molecule destroy -s default >>"$out/molecule.log" 2>&1
+$keep || molecule_hosts destroy
 echo "lynis hardening index: before=$before after=$after (reports in $out/)"
