@@ -193,14 +193,10 @@ def _smoke_hold(tmp_path):
     out = tmp_path / "hold.json"
     subprocess.run(["bash", "-c", 'ulimit -n 4096 && exec "$@"', "hold", sys.executable,
                     str(ROOT / "benchmarks" / "bench.py"), "--name", "smoke", "--project", "demo", "--port", "8443",
-                    "--phases", "warmup,hold", "--hold-rate", "500", "--out", str(out)],
+                    "--phases", "warmup,hold", "--hold-rate", "500", "--p95-limit-ms", str(SMOKE_P95_LIMIT_MS),
+                    "--out", str(out)],
                    env=dict(os.environ, BENCH_QUICK="1"), check=True, timeout=240)
-    hold = json.loads(out.read_text())["hold"]
-    hold["smoke_pass"] = (hold["error_count"] == 0 and hold["non_2xx"] == 0
-                          and hold["established_min_steady"] >= 0.99 * hold["connections"]
-                          and hold["throughput_rps"] >= 0.9 * hold["target_rate"]
-                          and hold["latency_ms"]["p95"] < SMOKE_P95_LIMIT_MS)
-    return hold
+    return json.loads(out.read_text())["hold"]
 
 
 def test_a_configuration_change_rolls_without_dropping_requests(deployed, tmp_path):
@@ -220,10 +216,10 @@ def test_a_configuration_change_rolls_without_dropping_requests(deployed, tmp_pa
         "back": {"ok": back.ok, "failed": len(back.failures), "longest_gap_s": back.longest_gap},
     })
     report("smoke-hold", {k: hold[k] for k in ("label", "connections", "established_min_steady", "throughput_rps",
-                                               "target_rate", "latency_ms", "errors", "non_2xx", "smoke_pass")})
+                                               "target_rate", "latency_ms", "errors", "non_2xx", "pass")})
     assert change.failures == [] and change.ok > 20
     assert back.failures == [] and back.ok > 20
-    assert hold["smoke_pass"], (f"smoke hold failed: {hold['throughput_rps']} of {hold['target_rate']} req/s, "
+    assert hold["pass"], (f"smoke hold failed: {hold['throughput_rps']} of {hold['target_rate']} req/s, "
                           f"p95 {hold['latency_ms']['p95']} ms, errors {hold['errors']}, non-2xx {hold['status_counts']}, "
                           f"{hold['established_min_steady']} of {hold['connections']} connections held")
 

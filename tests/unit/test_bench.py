@@ -250,6 +250,13 @@ def test_a_rate_passes_with_no_errors_p95_below_200_ms_and_90_percent_served(cha
     assert bench.passes({**GOOD, **change}) is ok
 
 
+def test_a_run_may_be_judged_against_another_p95_limit():
+    """The e2e smoke hold passes --p95-limit-ms 1000: its latency guards only against a stall."""
+    slow = {**GOOD, "latency_ms": {"p95": 222.0}}
+    assert not bench.passes(slow) and bench.passes(slow, 1000.0)
+    assert not bench.passes({**slow, "error_count": 1}, 1000.0)
+
+
 # ---------------------------------------------------------------- docker, ss, /proc, cgroups
 class FakeRun:
     def __init__(self, monkeypatch, answers):
@@ -536,6 +543,18 @@ def test_phases_pick_a_subset_for_tuning_runs(tmp_path, monkeypatch):
     assert [r["label"].split("/")[0] for r in stack.runs] == ["warmup"] * 4 + ["hold"]
     assert result["open"] == result["capacity"] == {} and result["sweep"] == []
     assert result["hold"]["label"] == "hold/10000conns@1400" and result["hold"]["pass"]
+
+
+@pytest.mark.parametrize("limit, passed", [((), False), (("--p95-limit-ms", "1000"), True)])
+def test_the_hold_is_judged_against_the_p95_limit_given(tmp_path, monkeypatch, limit, passed):
+    """Every connection held, no error, the rate kept, p95 500 ms: a failure for make bench, a pass for the
+    e2e smoke hold, which judges latency only against a stall."""
+    def judge(call):
+        return not call["label"].startswith("hold/"), HELD if call["sample_conns"] else None
+    stack = Stack(monkeypatch, tmp_path, judge)
+    result = stack.main(monkeypatch, "--phases", "warmup,hold", "--hold-rate", "1400", *limit)
+    assert result["hold"]["latency_ms"]["p95"] == 500.0 and result["hold"]["pass"] is passed
+    assert result["p95_limit_ms"] == (1000.0 if limit else bench.P95_LIMIT_MS)
 
 
 def test_an_unknown_phase_is_refused_before_any_load(tmp_path, monkeypatch, capsys):
