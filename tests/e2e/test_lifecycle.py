@@ -80,6 +80,25 @@ def test_the_actuator_is_on_a_management_port_the_edge_never_routes(deployed):
     assert status == 200 and json.loads(body)["status"] == "UP"
 
 
+def test_one_request_id_joins_the_edge_and_backend_log_lines(deployed):
+    """The id a client sends (or the edge's own) is on the edge's access line and the backend's."""
+    sent = f"e2e-{os.getpid()}-{time.time_ns()}"
+    status, headers, _ = request("GET", "/api/items", headers={"X-Request-ID": sent})
+    assert status == 200 and headers["x-request-id"] == sent
+    status, headers, _ = request("GET", "/api/info")  # no id sent: the edge makes one
+    made = headers["x-request-id"]
+    assert status == 200 and re.fullmatch(r"[0-9a-f]{32}", made), made
+    for rid, path in ((sent, "/api/items"), (made, "/api/info")):
+        lines = {}
+        for _ in range(20):  # both write their line once the response is out
+            lines = {svc: [line for line in compose("logs", "--no-log-prefix", svc).splitlines()
+                           if f"rid={rid}" in line] for svc in ("edge", "backend")}
+            if all(lines.values()):
+                break
+            time.sleep(0.5)
+        assert all(f"GET {path} HTTP/1.1\" 200 " in found[0] for found in lines.values()), lines
+
+
 def test_second_run_changes_nothing(deployed):
     _, out, recap = ansible_playbook("site.yml", "-i", "local")
     changed = re.findall(r"TASK \[([^\]]+)\][^\n]*\n(?:[^\n]*\n){0,2}?changed:", out)

@@ -3,8 +3,12 @@ package io.deployer.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.deployer.demo.db.TestPostgres;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -40,6 +44,20 @@ class ApiIntegrationTest {
         registry.add("spring.datasource.password", db::runtimePassword);
         registry.add("spring.flyway.user", db::migratorUser);
         registry.add("spring.flyway.password", db::migratorPassword);
+        // The access log as configured, but in a file the test reads instead of the process's stdout.
+        registry.add("server.tomcat.accesslog.directory", ACCESS_LOG_DIR::toString);
+        registry.add("server.tomcat.accesslog.prefix", () -> "access");
+        registry.add("server.tomcat.accesslog.suffix", () -> ".log");
+    }
+
+    private static final Path ACCESS_LOG_DIR = tempDir();
+
+    private static Path tempDir() {
+        try {
+            return Files.createTempDirectory("access-log");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     @LocalServerPort
@@ -79,6 +97,20 @@ class ApiIntegrationTest {
 
         assertThat(http().post("/api/items", "{\"name\":\"another\"}").statusCode()).isEqualTo(201);
         assertThat(http().get("/api/items").headers().firstValue("X-Cache")).hasValue("MISS");
+    }
+
+    @Test
+    void theAccessLogLineCarriesTheEdgesRequestId() throws Exception {
+        assertThat(http().get("/api/items?rid", "X-Request-ID", "it-rid.42").statusCode()).isEqualTo(200);
+        Path log = ACCESS_LOG_DIR.resolve("access.log");
+        String line = "";
+        // Tomcat writes the line after the response is sent.
+        for (int i = 0; i < 50 && line.isEmpty(); i++) {
+            line = Files.exists(log) ? Files.readAllLines(log).stream()
+                    .filter(l -> l.contains("GET /api/items?rid ")).findFirst().orElse("") : "";
+            Thread.sleep(100);
+        }
+        assertThat(line).contains("\"GET /api/items?rid HTTP/1.1\" 200 ").contains(" rt=").endsWith(" rid=it-rid.42");
     }
 
     @Test
