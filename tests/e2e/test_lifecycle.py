@@ -99,6 +99,12 @@ def test_one_request_id_joins_the_edge_and_backend_log_lines(deployed):
         assert all(f"GET {path} HTTP/1.1\" 200 " in found[0] for found in lines.values()), lines
 
 
+def test_the_image_flavor_is_pinned(deployed):
+    """No registry answers here, so `auto` chose the registry-free images; the host now keeps that choice."""
+    assert Path(STACK_DIR, "image-flavor").read_text() == "registry_free\n"
+    assert re.search(r"container_images flavor: registry_free \(asked for auto", deployed)
+
+
 def test_second_run_changes_nothing(deployed):
     _, out, recap = ansible_playbook("site.yml", "-i", "local")
     changed = re.findall(r"TASK \[([^\]]+)\][^\n]*\n(?:[^\n]*\n){0,2}?changed:", out)

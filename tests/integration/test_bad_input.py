@@ -18,6 +18,8 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "badinput"
+# A host pinned to the official images (container_images_flavor_file), asked for the other flavor.
+FLAVOR_PIN = ROOT / ".cache" / "bad-input" / "image-flavor"
 DEFAULT_SERVICES = yaml.safe_load((ROOT / "roles/stack/defaults/main.yml").read_text())["stack_services"]
 
 CASES = [
@@ -45,6 +47,8 @@ CASES = [
     ({"compose_stack_bind_address": "localhost; true"}, "compose_stack_bind_address"),
     ({"container_images_flavor": "fast"}, "container_images_flavor"),
     ({"container_images_backend_src": "/nonexistent"}, "container_images_backend_src"),
+    ({"container_images_flavor": "registry_free", "container_images_flavor_file": str(FLAVOR_PIN)},
+     "container_images_flavor_change"),
     ({"edge_nginx_limit_api_rate": "20/s"}, "edge_nginx_limit_api_rate"),
     ({"edge_nginx_proxy_read_timeout": "30 seconds"}, "edge_nginx_proxy_read_timeout"),
     ({"edge_nginx_client_max_body_size": "1 MB"}, "edge_nginx_client_max_body_size"),
@@ -79,6 +83,8 @@ def _run(extra):
 
 @pytest.fixture(scope="module")
 def results(docker_available):
+    FLAVOR_PIN.parent.mkdir(parents=True, exist_ok=True)
+    FLAVOR_PIN.write_text("official\n")
     # Two at a time: each run is mostly Ansible start-up and fact gathering.
     with ThreadPoolExecutor(max_workers=2) as pool:
         return list(pool.map(lambda case: _run(case[0]), CASES))
