@@ -78,8 +78,9 @@ log "$(docker compose version)"
 # --- Tools the test suite drives --------------------------------------------
 # debootstrap builds the base image; pebble, certbot and testssl.sh drive the edge integration tests,
 # age and restic the encrypted offsite backup test; shellcheck runs in `make lint`; psql runs the backend's
-# db/roles.sql in its tests (make backend-test); wrk runs the load script's unit test and the e2e smoke hold.
-apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellcheck postgresql-client wrk
+# db/roles.sql in its tests (make backend-test); wrk runs the load script's unit test and the e2e smoke hold;
+# rsyslogd runs container_logs' configuration in its unit test (installing it starts nothing without systemd).
+apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellcheck postgresql-client wrk rsyslog
 # promtool runs the alert rules' unit tests (make unit). It comes from Debian's prometheus package, taken
 # out of the .deb into the venv: installing the package would also start a Prometheus server here.
 if [ ! -x "$VENV/bin/promtool" ]; then

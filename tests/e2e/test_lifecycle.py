@@ -138,12 +138,18 @@ def test_release_and_rollback_without_dropping_requests(deployed):
     Rolling back runs 1.0.1 as recorded, DEMO_FLAG included, and a second rollback goes down to 1.0.0
     (the history is a stack), both without dropping a request."""
     assert _version() == "1.0.0"
+    replaced = [cid[:12] for cid in compose("ps", "-q", "backend").split()]
     started = time.monotonic()
     with Load() as release:
         ansible_playbook("playbooks/deploy.yml", "-i", "local", "-e", "stack_release=1.0.1",
                          "-e", json.dumps({"compose_stack_backend_env": {"DEMO_FLAG": "recorded"}}))
     release_seconds = time.monotonic() - started
     assert _version() == "1.0.1"
+    # The replaced containers are gone, with Docker's logs of them; the host's collector kept their lines.
+    assert replaced and not set(replaced) & {cid[:12] for cid in compose("ps", "-aq", "backend").split()}
+    kept = subprocess.run(["/usr/local/bin/demo-logs", "backend"], capture_output=True, text=True, check=True).stdout
+    for cid in replaced:
+        assert re.search(rf"^\S+ {cid} .*Started DemoApplication", kept, re.M), f"no start-up line of {cid}"
     # 1.0.2 with the release hooks and a restore point: the pre-deploy command sees the release's secrets and
     # names, before anything is replaced; the post-deploy command runs once it is live.
     hooks = {"compose_stack_backup_before_deploy": True,

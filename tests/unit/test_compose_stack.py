@@ -70,8 +70,22 @@ def test_every_service_hardened(compose, service, uid):
     assert svc["healthcheck"]["test"]
     limits = svc["deploy"]["resources"]["limits"]
     assert limits["memory"] and limits["cpus"] and limits["pids"] > 0
-    assert svc["logging"]["options"]["max-size"] == "10m"
     assert svc["restart"] == "unless-stopped"
+
+
+@pytest.mark.parametrize("service", ["edge", "frontend", "backend", "postgres", "redis"])
+def test_every_service_logs_to_the_hosts_collector_tagged_with_its_name(compose, service):
+    logging = compose[0]["services"][service]["logging"]
+    assert logging["driver"] == "syslog"
+    assert logging["options"] == {"syslog-address": "unixgram:///var/lib/demo-logs/syslog.sock",
+                                  "syslog-format": "rfc5424micro", "tag": service + "/{{.ID}}",
+                                  "cache-max-size": "10m", "cache-max-file": "5"}
+
+
+def test_without_a_collector_docker_keeps_json_files():
+    doc, _ = _render(compose_stack_log_socket="")
+    for svc in doc["services"].values():
+        assert svc["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "5"}}
 
 
 def test_startup_order_waits_for_health(compose):
