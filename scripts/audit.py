@@ -4,9 +4,9 @@
 Each check runs a well-kept tool and only reads its output; this file adds the one policy they share:
 
   npm=DIR     `npm audit --omit=dev --json` in DIR (its package-lock.json): advisories rated high or critical.
-  pip         `pip-audit --format json` on the Python environment this script runs in (the controller's venv,
-              installed from requirements.txt); `pip=FILE` audits a pinned requirements file instead.
-              PyPI's advisory data carries no severity, so every known vulnerability counts.
+  pip         `pip-audit --local -s osv --format json` on the venv this script runs in (the controller's, installed
+              from requirements.txt); `pip=FILE` audits a pinned requirements file instead. pip-audit reports
+              no severity, so every known vulnerability counts.
   maven=DIR   reported as NOT AUDITED with the reason (no advisory source for Maven answers here); never fails.
   images      pending Debian security updates (`apt-get` against bookworm-security, in a throwaway container of
               each image): every image on the engine named deployer/* or demo-*; `images=REF` one image.
@@ -154,6 +154,10 @@ def pip_findings(requirements=None, osv_url=None):
         cmd += ["--osv-url", osv_url]
     if requirements:
         cmd += ["--requirement", str(requirements), "--no-deps", "--disable-pip"]
+    else:
+        # The venv's own packages: Debian's (python3-apt, certbot, ... seen through --system-site-packages) carry
+        # Debian's version numbers and fixes, which PyPI advisories do not describe.
+        cmd.append("--local")
     proc = run(cmd)
     try:
         report = json.loads(proc.stdout)

@@ -28,11 +28,13 @@ OSV_RECORDS = {
 
 
 class AdvisoryStub:
-    """Serves NPM_ADVISORIES / OSV_RECORDS (or the given ones) on a free port until stopped; `url` is its base."""
+    """Serves NPM_ADVISORIES / OSV_RECORDS (or the given ones) on a free port until stopped; `url` is its base,
+    `asked` the names of the packages OSV was asked about."""
 
     def __init__(self, npm=None, osv=None):
         npm = NPM_ADVISORIES if npm is None else npm
         osv = OSV_RECORDS if osv is None else osv
+        asked_osv = self.asked = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
@@ -43,6 +45,7 @@ class AdvisoryStub:
                 if self.path == "/-/npm/v1/security/advisories/bulk":
                     answer = {name: npm[name] for name in asked if name in npm}
                 elif self.path == "/v1/query":
+                    asked_osv.append(asked["package"]["name"])
                     vulns = osv.get(asked["package"]["name"], [])
                     answer = {"vulns": vulns} if vulns else {}
                 else:

@@ -117,6 +117,17 @@ def test_pip_finding_accepted_by_an_alias(stub, tmp_path, capsys):
     assert rc == 0, out
 
 
+def test_the_venv_is_audited_package_by_package_without_debians_packages(tmp_path, capsys):
+    server = AdvisoryStub(osv={})
+    try:
+        rc, out = run_main(capsys, "pip", "--osv-url", f"{server.url}/v1/query", accept=accept_file(tmp_path))
+    finally:
+        server.stop()
+    assert rc == 0, out
+    assert {"ansible-core", "jinja2", "pip-audit"} <= set(server.asked)
+    assert "python-apt" not in server.asked  # Debian's python3-apt, seen through --system-site-packages
+
+
 def test_pip_unreachable_advisory_source_fails(tmp_path, capsys):
     rc, out = run_main(capsys, f"pip={PIP_FIXTURE}", "--osv-url", f"{DEAD}/v1/query", accept=accept_file(tmp_path))
     assert rc == 1
