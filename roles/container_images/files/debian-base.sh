@@ -29,6 +29,9 @@ security=${mirror%/debian}/debian-security
 echo "deb $mirror $suite main
 deb $mirror $suite-updates main
 deb $security $suite-security main" >"$rootfs/etc/apt/sources.list"
+# debootstrap installs the suite as released: bring the base up to its security and point-release updates.
+chroot "$rootfs" apt-get -qq update
+DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get -qq -y dist-upgrade >/dev/null
 # The dpkg excludes above only apply to later installs: drop what debootstrap already unpacked (translations,
 # docs but their copyright files) and the packages it downloaded (about 60 MB of the base otherwise).
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
