@@ -19,7 +19,6 @@ name): it fails the audit, it never reads as clean. Exit status: 0 when nothing 
 import argparse
 import datetime
 import json
-import os
 import re
 import socket
 import subprocess
@@ -111,9 +110,9 @@ def judge(findings, entries, today):
     return failed
 
 
-def run(cmd, cwd=None, env=None):
+def run(cmd, cwd=None):
     """A command's CompletedProcess (text output captured, never raising on a non-zero status)."""
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def npm_findings(directory, registry=None):
@@ -233,7 +232,7 @@ def image_findings(image, mirror=DEBIAN_SECURITY_MIRROR, suite=DEBIAN_SUITE):
     if proc.returncode:
         lines = [ln for ln in proc.stderr.splitlines() if ln.startswith(("E:", "W:", "Err:", "docker:"))]
         reason = "; ".join(lines[-3:]) or (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-        return [Finding(check, UNREACHABLE, "debian", f"{suite} index not read from {mirror}: {reason}")]
+        return [Finding(check, UNREACHABLE, "debian", f"apt could not read {suite} from {mirror}: {reason}")]
     return [Finding(check, new, pkg, f"{pkg} {old} -> {new} ({suite})") for pkg, old, new in INST.findall(proc.stdout)]
 
 
@@ -264,7 +263,11 @@ def main(argv=None, today=None):
             not_audited.append(spec)
             continue
         elif kind == "images":
-            refs = [value] if value else local_images()
+            try:
+                refs = [value] if value else local_images()
+            except RuntimeError as err:
+                print(f"[audit] {err}", file=sys.stderr)
+                return 1
             print(f"[audit] images: {len(refs)} image(s) against {args.debian_mirror} {DEBIAN_SUITE}: {' '.join(refs)}")
             found = [f for ref in refs for f in image_findings(ref, args.debian_mirror)]
             if not refs:
@@ -285,5 +288,5 @@ def main(argv=None, today=None):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.stdout.reconfigure(line_buffering=True)  # each line as it comes, between make's own lines
     sys.exit(main())

@@ -201,6 +201,12 @@ def test_image_check_with_an_unreachable_mirror_fails(outdated_image, tmp_path, 
     assert "FOUND" not in out
 
 
+def test_an_engine_that_does_not_answer_fails(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(audit, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "no engine"))
+    assert audit.main(["images", "--accept", accept_file(tmp_path)], today=TODAY) == 1
+    assert "docker images failed: no engine" in capsys.readouterr().err
+
+
 def test_no_image_to_check_fails(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(audit, "local_images", lambda: [])
     rc, out = run_main(capsys, "images", accept=accept_file(tmp_path))
