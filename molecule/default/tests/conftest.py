@@ -27,11 +27,11 @@ def insecure_context():
     return ctx
 
 
-def https(ip, method, path, body=None, timeout=10, name="localhost"):
+def https(ip, method, path, body=None, timeout=10, name="localhost", headers=None):
     """One request to ip:443 with Host: `name` (no SNI: the client connects by address)."""
     conn = http.client.HTTPSConnection(ip, 443, context=insecure_context(), timeout=timeout)
     try:
-        headers = {"Host": name}
+        headers = {"Host": name, **(headers or {})}
         if body is not None:
             body = json.dumps(body)
             headers["Content-Type"] = "application/json"

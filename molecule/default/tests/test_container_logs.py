@@ -2,11 +2,15 @@
 one file across container replacements and log rotations, readable with one command."""
 
 import re
+import time
+
+from conftest import https
 
 testinfra_hosts = ["ansible://deployer-host", "ansible://minimal-host"]
 
 COMPOSE = "docker compose --project-directory /opt/demo"
 LOGS = "/var/log/demo/containers"
+DOMAINS = {"deployer-host": "localhost", "minimal-host": "minimal.test"}  # stack_domains in molecule.yml
 
 
 def _short_id(host, service):
@@ -19,9 +23,22 @@ def test_the_collector_listens_where_only_root_may_write(host):
     assert socket_dir.mode == 0o700 and socket_dir.user == "root"
     assert host.file("/var/lib/demo-logs/syslog.sock").is_socket
     assert host.file(LOGS).group == "adm" and host.file(LOGS).mode == 0o750
-    for service in ("edge", "frontend", "backend", "postgres", "redis"):
-        log = host.file(f"{LOGS}/{service}.log")
-        assert log.exists and log.mode == 0o640, service
+
+
+def test_one_request_is_found_in_the_edges_and_the_backends_files(host, host_ip):
+    rid = f"molecule-{host.backend.get_hostname()}-{time.time_ns()}"
+    name = DOMAINS[host.backend.get_hostname()]
+    status, headers, _ = https(host_ip, "GET", "/api/items", name=name, headers={"X-Request-ID": rid})
+    assert status == 200 and headers["x-request-id"] == rid
+    for service in ("edge", "backend"):
+        path, found = f"{LOGS}/{service}.log", ""
+        for _ in range(20):  # the lines travel container -> Docker -> rsyslog -> file
+            found = host.run(f"grep -F 'rid={rid}' {path}").stdout
+            if found:
+                break
+            time.sleep(0.5)
+        assert '"GET /api/items HTTP/1.1" 200 ' in found, service
+        assert host.file(path).mode == 0o640 and host.file(path).group == "adm"
 
 
 def test_a_replaced_containers_lines_outlive_it_and_a_rotation(host):
