@@ -254,8 +254,16 @@ def test_build_args_are_declared_after_the_dependency_layer():
 REGISTRY_FREE_IMAGES = sorted(p.name for p in REGISTRY_FREE.iterdir() if (p / "Dockerfile").exists())
 
 
-def test_all_registry_free_images_present():
-    assert REGISTRY_FREE_IMAGES == ["jre", "maven", "nginx", "node", "postgres", "redis"]
+def test_every_registry_free_image_has_a_dockerfile_and_every_dockerfile_is_used():
+    role_vars = yaml.safe_load((ROOT / "roles/container_images/vars/main.yml").read_text())
+    recipes = role_vars["container_images__registry_free_recipes"]
+    dirs = {recipes.get(name, {}).get("dir", name) for name in role_vars["container_images__registry_free_names"]}
+    assert sorted(dirs) == REGISTRY_FREE_IMAGES
+    # The shared Dockerfile takes each program from its recipe; the Prometheus set is all of it.
+    assert {name for name, r in recipes.items() if r["dir"] == "prometheus-tool"} == set(
+        role_vars["container_images__monitoring"])
+    for recipe in recipes.values():
+        assert set(recipe["args"]) <= {"PACKAGE", "COMMAND", "DATA_DIR", "PRUNE"}
 
 
 @pytest.mark.parametrize("name", REGISTRY_FREE_IMAGES)
@@ -273,7 +281,7 @@ def test_registry_free_dockerfile(name):
     labels = " ".join(a for k, a in parsed if k == "LABEL")
     for label in ("title", "description", "version"):
         assert f"org.opencontainers.image.{label}=" in labels
-    expected_user = {"postgres": "999:999", "redis": "999:999"}.get(name)
+    expected_user = {"postgres": "999:999", "redis": "999:999", "prometheus-tool": "65534:65534"}.get(name)
     users = [a for k, a in parsed if k == "USER"]
     assert (users[-1] if users else None) == expected_user
     code, output = hadolint(path)
@@ -281,6 +289,10 @@ def test_registry_free_dockerfile(name):
 
 
 def test_registry_free_contracts():
+    # The official prom/* images: the program as entrypoint (the stack passes every flag), nobody, data owned by it.
+    tool = (REGISTRY_FREE / "prometheus-tool" / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["/usr/local/bin/component"]' in tool and 'ln -s "/usr/bin/${COMMAND}"' in tool
+    assert 'install -d -o 65534 -g 65534 -m 0750 "${DATA_DIR}"' in tool and "ca-certificates" in tool
     nginx = (REGISTRY_FREE / "nginx" / "Dockerfile").read_text()
     assert "--uid 101" in nginx and "--gid 101" in nginx and "STOPSIGNAL SIGQUIT" in nginx
     assert "ln -sf /dev/stdout /var/log/nginx/access.log" in nginx
