@@ -81,17 +81,20 @@ log "$(docker compose version)"
 # db/roles.sql in its tests (make backend-test); wrk runs the load script's unit test and the e2e smoke hold;
 # rsyslogd runs container_logs' configuration in its unit test (installing it starts nothing without systemd).
 apt_install debootstrap openssl curl pebble certbot testssl.sh age restic shellcheck postgresql-client wrk rsyslog
-# promtool runs the alert rules' unit tests (make unit). It comes from Debian's prometheus package, taken
-# out of the .deb into the venv: installing the package would also start a Prometheus server here.
-if [ ! -x "$VENV/bin/promtool" ]; then
-  log "promtool from Debian's prometheus package"
+# promtool runs the alert rules' unit tests and checks the rendered Prometheus configuration, amtool the
+# Alertmanager one (make unit). They come from Debian's packages, taken out of the .deb into the venv:
+# installing a package would also start its server here.
+for tool in prometheus:promtool prometheus-alertmanager:amtool; do
+  package=${tool%%:*} program=${tool#*:}
+  [ -x "$VENV/bin/$program" ] && continue
+  log "$program from Debian's $package package"
   apt_update
   deb_dir=$(mktemp -d)
-  (cd "$deb_dir" && apt-get download -qq prometheus 2>/dev/null)
-  dpkg-deb -x "$deb_dir"/prometheus_*.deb "$deb_dir/root"
-  install -m 0755 "$deb_dir/root/usr/bin/promtool" "$VENV/bin/promtool"
+  (cd "$deb_dir" && apt-get download -qq "$package" 2>/dev/null)
+  dpkg-deb -x "$deb_dir/${package}"_*.deb "$deb_dir/root"
+  install -m 0755 "$deb_dir/root/usr/bin/$program" "$VENV/bin/$program"
   rm -rf "$deb_dir"
-fi
+done
 # Chromium and Firefox ESR run the browser tests of `make e2e` (tests/browser: puppeteer-core drives them;
 # it downloads no browser of its own).
 apt_install chromium firefox-esr

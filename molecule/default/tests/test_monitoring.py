@@ -1,0 +1,111 @@
+"""The monitoring set on both fresh hosts (systemd, and none at all): every scrape target up, the rules
+loaded and their alerts delivered to Alertmanager, the probe reading the certificate the edge serves,
+pg_backup's metrics through the node exporter, and no monitoring port reachable from the other host."""
+
+import json
+import subprocess
+import time
+from datetime import datetime, timezone
+
+from conftest import port_open
+
+testinfra_hosts = ["ansible://deployer-host", "ansible://minimal-host"]
+
+OTHER = {"deployer-host": "minimal-host", "minimal-host": "deployer-host"}
+DOMAINS = {"deployer-host": "localhost", "minimal-host": "minimal.test"}  # stack_domains in molecule.yml
+JOBS = {"prometheus", "alertmanager", "node", "blackbox_exporter", "backend", "blackbox"}
+# Prometheus, Alertmanager, node exporter, blackbox exporter: published on loopback (the first two) or not at all.
+PORTS = (9090, 9093, 9100, 9115)
+# Python, not curl: the minimal host has no curl.
+GET = 'python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"'
+
+
+def _get(host, path, port=9090):
+    return json.loads(host.check_output(f"{GET} http://127.0.0.1:{port}{path}"))
+
+
+def _query(host, expr):
+    from urllib.parse import quote
+
+    return _get(host, f"/api/v1/query?query={quote(expr)}")["data"]["result"]
+
+
+def _eventually(check, seconds=90):
+    deadline, last = time.time() + seconds, None
+    while time.time() < deadline:
+        last = check()
+        if last is True:
+            return
+        time.sleep(3)
+    raise AssertionError(last)
+
+
+def _address(name):
+    return subprocess.check_output(
+        ["docker", "inspect", "-f", '{{(index .NetworkSettings.Networks "deployer-molecule").IPAddress}}', name],
+        text=True).strip()
+
+
+def test_every_target_is_up(host):
+    def check():
+        targets = _get(host, "/api/v1/targets")["data"]["activeTargets"]
+        health = {(t["labels"]["job"], t["health"], t["lastError"]) for t in targets}
+        return True if {t["labels"]["job"] for t in targets} == JOBS and all(t["health"] == "up" for t in targets) else health
+    _eventually(check)
+
+
+def _served_chain_expiry(address, name):
+    """The earliest notAfter of the chain the edge serves for `name` (what the probe's metric is)."""
+    out = subprocess.run(["openssl", "s_client", "-connect", f"{address}:443", "-servername", name, "-showcerts"],
+                         input="", capture_output=True, text=True, timeout=20).stdout
+    ends = []
+    for block in out.split("-----BEGIN CERTIFICATE-----")[1:]:
+        pem = "-----BEGIN CERTIFICATE-----" + block.split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+        end = subprocess.run(["openssl", "x509", "-noout", "-enddate"], input=pem, capture_output=True, text=True,
+                             check=True).stdout.strip().split("=", 1)[1]
+        ends.append(datetime.strptime(end, "%b %d %H:%M:%S %Y %Z").replace(tzinfo=timezone.utc).timestamp())
+    assert ends, out[-2000:]
+    return min(ends)
+
+
+def test_the_probe_reads_the_certificate_the_edge_serves(host):
+    name = host.backend.get_hostname()
+    served = _served_chain_expiry(_address(name), DOMAINS[name])
+
+    def probed():
+        success = _query(host, "probe_success")
+        return True if [r["value"][1] for r in success] == ["1"] else success
+    _eventually(probed)
+    expiry = _query(host, "probe_ssl_earliest_cert_expiry")
+    assert len(expiry) == 1 and float(expiry[0]["value"][1]) == served
+
+
+def test_the_rules_are_loaded_and_their_alerts_reach_alertmanager(host):
+    groups = _get(host, "/api/v1/rules")["data"]["groups"]
+    alerts = {rule["name"] for group in groups for rule in group["rules"] if rule["type"] == "alerting"}
+    assert {"TargetDown", "EndpointDown", "BackupStale", "Watchdog"} <= alerts and len(alerts) >= 20
+
+    def watchdog_delivered():
+        names = {a["labels"]["alertname"] for a in _get(host, "/api/v2/alerts", port=9093)}
+        return True if "Watchdog" in names else names
+    _eventually(watchdog_delivered)
+
+
+def test_backup_metrics_reach_prometheus_through_the_node_exporter(host):
+    # test_backup.py ran a backup on the systemd host; the minimal host backs up every minute (cron).
+    _eventually(lambda: True if _query(host, 'pg_backup_last_success_timestamp_seconds{project="demo"}')
+                else "no pg_backup_last_success_timestamp_seconds")
+
+
+def test_no_monitoring_port_is_reachable_from_the_other_host(host):
+    name = host.backend.get_hostname()
+    other = host.get_host(f"ansible://{OTHER[name]}", ansible_inventory=host.backend.ansible_inventory)
+    address = _address(name)
+    probe = "import socket, sys; s = socket.socket(); s.settimeout(3); sys.exit(s.connect_ex((sys.argv[1], int(sys.argv[2]))))"
+    for port in PORTS:
+        assert other.run(f'python3 -c "{probe}" {address} {port}').rc != 0, f"{port} reachable from {OTHER[name]}"
+        assert not port_open(address, port), f"{port} reachable from the controller"
+    # They do answer on the host itself (the refusals above are not a dead set).
+    for port in (9090, 9093):
+        assert host.run(f'python3 -c "{probe}" 127.0.0.1 {port}').rc == 0
+    assert other.run(f'python3 -c "{probe}" {address} 443').rc == 0  # the other host does reach this one
