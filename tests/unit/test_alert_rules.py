@@ -25,6 +25,7 @@ PG = {"job": "postgres", "instance": "postgres-exporter:9187"}
 REDIS = {"job": "redis", "instance": "redis-exporter:9121"}
 PROBE = {"job": "blackbox", "instance": "https://app.example.com/"}
 BACKEND = {"job": "backend", "instance": "backend:8081"}
+AM = {"job": "alertmanager", "instance": "alertmanager:9093"}
 API = {"job": "backend", "instance": "backend:8081", "uri": "/api/items", "method": "GET"}
 CONTAINER = {"id": "/system.slice/docker-0123.scope", "name": "demo-backend-1"}
 BACKUP = {**NODE, "project": "demo"}
@@ -54,6 +55,13 @@ CASES = {
         ("1m", [series("up", BACKEND, "1 1 0 0 0 0")], "5m",
          [(BACKEND, "backend at backend:8081 has not answered a scrape for 2m.")]),
         ("1m", [series("up", BACKEND, "0 1 0 1 0 1")], "5m"),
+    ),
+    "BackendDown": (
+        # The one backend stops: its target goes away with its DNS name (Prometheus marks the series stale; no up == 0 to see).
+        ("15s", [series("up", BACKEND, "1 1 1 1 stale")], "2m",
+         [({}, "No backend container has answered a metrics scrape for 1m: the API is down (the edge answers 502/503).")]),
+        # One of two backends down for a while (a rolling release, a crash the other covers).
+        ("15s", [series("up", BACKEND, "1x12"), series("up", {**BACKEND, "instance": "172.20.0.9:8081"}, "0x12")], "2m"),
     ),
     "EndpointDown": (
         ("1m", [series("probe_success", PROBE, "0x5")], "3m",
@@ -194,6 +202,20 @@ CASES = {
         # maxmemory 0: no limit set
         ("1m", [series("redis_memory_used_bytes", REDIS, "95x10"),
                 series("redis_memory_max_bytes", REDIS, "0x10")], "10m"),
+    ),
+    "MonitoringConfigRejected": (
+        ("1m", [series("prometheus_config_last_reload_successful", {"job": "prometheus", "instance": "localhost:9090"},
+                       "1 0 0 0 0 0 0 0")], "7m",
+         [({"job": "prometheus", "instance": "localhost:9090"},
+           "prometheus keeps running its previous configuration: the last one written was invalid.")]),
+        ("1m", [series("alertmanager_config_last_reload_successful", {"job": "alertmanager", "instance": "alertmanager:9093"},
+                       "1x8")], "7m"),
+    ),
+    "AlertDeliveryFailing": (
+        ("1m", [series("alertmanager_notifications_failed_total", {**AM, "integration": "webhook"}, "0+2x30")], "25m",
+         [({**AM, "integration": "webhook"},
+           "Notifications to the webhook receiver have been failing for 10 minutes: alerts reach nobody.")]),
+        ("1m", [series("alertmanager_notifications_failed_total", {**AM, "integration": "webhook"}, "0x30")], "25m"),
     ),
     "Watchdog": (
         ("1m", [], "1m",

@@ -46,3 +46,41 @@ def port_open(ip, port, timeout=3):
     with socket.socket() as sock:
         sock.settimeout(timeout)
         return sock.connect_ex((ip, port)) == 0
+
+
+# A webhook receiver for Alertmanager (molecule.yml routes every alert to it): Node.js from the image set the host
+# already has, printing each notification's JSON on one line of its log.
+RECORDER = ("require('http').createServer((q, s) => { let b = ''; q.on('data', c => b += c); "
+            "q.on('end', () => { console.log(b.replace(/\\n/g, ' ')); s.end(); }); }).listen(8080)")
+
+
+@pytest.fixture(scope="module")
+def alert_recorder(host):
+    """Starts the recorder as `alert-recorder` on the monitoring set's egress network; yields a function that
+    returns the notifications received so far: [(status, alertname, labels)], one per alert per notification."""
+    image = host.check_output("docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^(deployer/)?node:' | head -n1")
+    host.run("docker rm -f alert-recorder")
+    host.check_output(f"docker run -d --name alert-recorder --network demo-monitoring_egress --read-only --cap-drop ALL "
+                      f"--user 65534:65534 --memory 64m {image} node -e \"{RECORDER}\"")
+
+    def received():
+        out = host.check_output("docker logs alert-recorder 2>/dev/null")
+        return [(alert["status"], alert["labels"].get("alertname"), alert["labels"])
+                for line in out.splitlines() if line.startswith("{")
+                for alert in json.loads(line)["alerts"]]
+    yield received
+    host.run("docker rm -f alert-recorder")
+
+
+def wait_until(check, seconds, step=2):
+    """Polls check() until it returns something true; returns (value, seconds waited) or fails with the last value."""
+    import time
+
+    start = time.monotonic()
+    while True:
+        value = check()
+        if value:
+            return value, time.monotonic() - start
+        if time.monotonic() - start > seconds:
+            raise AssertionError(f"not within {seconds} s")
+        time.sleep(step)

@@ -3,11 +3,12 @@ loaded and their alerts delivered to Alertmanager, the probe reading the certifi
 pg_backup's metrics through the node exporter, and no monitoring port reachable from the other host."""
 
 import json
+import shlex
 import subprocess
 import time
 from datetime import datetime, timezone
 
-from conftest import port_open
+from conftest import port_open, wait_until
 
 testinfra_hosts = ["ansible://deployer-host", "ansible://minimal-host"]
 
@@ -95,6 +96,23 @@ def test_backup_metrics_reach_prometheus_through_the_node_exporter(host):
     # test_backup.py ran a backup on the systemd host; the minimal host backs up every minute (cron).
     _eventually(lambda: True if _query(host, 'pg_backup_last_success_timestamp_seconds{project="demo"}')
                 else "no pg_backup_last_success_timestamp_seconds")
+
+
+def test_a_stale_backup_pages(host, alert_recorder):
+    # A project of its own in the textfile directory: the host's real backup metrics stay as they are.
+    path = "/var/lib/prometheus/node-exporter/stale-drill_pg_backup.prom"
+    # HELP and TYPE as pg-backup writes them: the node exporter refuses a family described two ways.
+    lines = ["# HELP pg_backup_last_success_timestamp_seconds Unix time of the last fully successful backup.",
+             "# TYPE pg_backup_last_success_timestamp_seconds gauge",
+             f'pg_backup_last_success_timestamp_seconds{{project="stale-drill"}} {int(time.time()) - 27 * 3600}']
+    host.check_output(f"printf '%s\\n' {' '.join(shlex.quote(line) for line in lines)} > {path}.tmp && mv {path}.tmp {path}")
+    try:
+        paged, waited = wait_until(lambda: [a for a in alert_recorder() if a[1] == "BackupStale" and a[0] == "firing"
+                                            and a[2].get("project") == "stale-drill"], 120)
+        assert paged[0][2]["severity"] == "critical"
+    finally:
+        host.run(f"rm -f {path}")
+    print(f"\n[alerting] BackupStale paged {waited:.0f} s after the stale metric appeared")
 
 
 def test_no_monitoring_port_is_reachable_from_the_other_host(host):
