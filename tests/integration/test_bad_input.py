@@ -61,6 +61,7 @@ CASES = [
     ({"pg_backup_weekly_day": 9}, "pg_backup_weekly_day"),
     ({"pg_backup_max_age": "a day"}, "pg_backup_max_age"),
     ({"monitoring_bind_address": "0.0.0.0"}, "monitoring_bind_address"),
+    ({"container_logs_forward_host": "collector; rm -rf /"}, "container_logs_forward_host"),
     ({"monitoring_retention_size": "2 gigabytes"}, "monitoring_retention_size"),
     ({"monitoring_alert_receiver": "pager"}, "monitoring_alert_receiver"),
     ({"tls_certbot_enabled": True, "tls_certbot_domains": ["other.example.com"]}, "tls_certbot_domains"),

@@ -110,3 +110,78 @@ def test_the_logs_command_reads_rotated_files_oldest_first(tmp_path):
     assert run("../edge").returncode == 2
     missing = run("worker")
     assert missing.returncode == 1 and "no logs of worker" in missing.stderr
+
+
+def _rsyslogd(tmp_path, name, variables):
+    """A second kind of rsyslogd: the role's file rendered with `variables`, in a directory of its own."""
+    home = tmp_path / name
+    home.mkdir()
+    conf = home / "containers.conf"
+    conf.write_text(render("container_logs", "rsyslog.conf.j2", {"container_logs_project": "shop", **variables}))
+    main = home / "rsyslog.conf"
+    main.write_text(f'global(workDirectory="{home}")\nmodule(load="imuxsock" sysSock.use="off")\ninclude(file="{conf}")\n')
+    check = subprocess.run([RSYSLOGD, "-N1", "-f", str(main)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    return subprocess.Popen([RSYSLOGD, "-n", "-f", str(main), "-i", str(home / "pid")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_lines_reach_the_central_collector_even_when_it_starts_late(tmp_path):
+    """A host forwards to a central collector that is down at first: the queue keeps the lines, and the collector
+    files them per sending host and service, with names from the network made path-safe."""
+    port = _free_port()
+    sock = tmp_path / "sender-sock" / "syslog.sock"
+    sock.parent.mkdir()
+    sender = _rsyslogd(tmp_path, "sender", {
+        "container_logs_dir": str(tmp_path / "sender-logs"), "container_logs_socket": str(sock),
+        "container_logs_forward_host": "127.0.0.1", "container_logs_forward_port": port})
+    remote = tmp_path / "remote"
+    receiver = None
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        client.connect(str(sock))
+        client.send(_docker_line("backend/0af7651916cd", "sent while the collector was down rid=1"))
+        assert _wait_for(tmp_path / "sender-logs" / "backend.log", 1)  # kept here meanwhile
+        receiver = _rsyslogd(tmp_path, "receiver", {
+            "container_logs_dir": str(tmp_path / "receiver-logs"), "container_logs_socket": str(tmp_path / "receiver.sock"),
+            "container_logs_receive_port": port, "container_logs_remote_dir": str(remote)})
+        # Straight to the port too, as any host that can connect might: a hostile host name and tag.
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as raw:
+                    line = b"<30>1 2026-12-07T09:09:04Z ../../evil ../../../x/1 - - - escape"
+                    raw.sendall(str(len(line)).encode() + b" " + line)
+                break
+            except OSError:
+                time.sleep(0.1)
+        client.send(_docker_line("backend/0af7651916cd", "sent once it was up rid=2"))
+        client.close()
+        # Docker's datagrams name the sending host host-1 (_docker_line); rsyslog resumes within its 10 s interval.
+        expected = ["2026-12-07T09:09:03.596759Z 0af7651916cd sent while the collector was down rid=1",
+                    "2026-12-07T09:09:03.596759Z 0af7651916cd sent once it was up rid=2"]
+        lines = []
+        for _ in range(300):
+            path = remote / "host-1" / "backend.log"
+            lines = path.read_text().splitlines() if path.exists() else []
+            if set(expected) <= set(lines):
+                break
+            time.sleep(0.1)
+        # At least once, in order: after an outage rsyslog may send a line it is not sure arrived a second time.
+        assert set(lines) == set(expected) and lines.index(expected[0]) < lines.index(expected[1]), lines
+        kept = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*.log")}
+        assert kept == {"sender-logs", "remote"}, kept  # the hostile host and tag stayed inside remote/
+    finally:
+        for proc in (sender, receiver):
+            if proc:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=15)
