@@ -59,7 +59,7 @@ CASES = {
     "BackendDown": (
         # The one backend stops: its target goes away with its DNS name (Prometheus marks the series stale; no up == 0 to see).
         ("15s", [series("up", BACKEND, "1 1 1 1 stale")], "2m",
-         [({}, "No backend container has answered a metrics scrape for 1m: the API is down (the edge answers 502/503).")]),
+         [({}, "No backend container has answered a metrics scrape for 30s: the API is down (the edge answers 502/503).")]),
         # One of two backends down for a while (a rolling release, a crash the other covers).
         ("15s", [series("up", BACKEND, "1x12"), series("up", {**BACKEND, "instance": "172.20.0.9:8081"}, "0x12")], "2m"),
     ),
