@@ -90,6 +90,21 @@ def cgroup_cpu_ns(cid):
     return None
 
 
+def cgroup_memory_bytes(cid):
+    """A container's working set (usage less inactive file cache, as cAdvisor counts it), or None."""
+    for usage, stat in ((f"/sys/fs/cgroup/memory/docker/{cid}/memory.usage_in_bytes", "total_inactive_file"),
+                        (f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.current", "inactive_file"),
+                        (f"/sys/fs/cgroup/docker/{cid}/memory.current", "inactive_file")):
+        try:
+            used = int(Path(usage).read_text().strip())
+            text = Path(usage).with_name("memory.stat").read_text()
+        except (OSError, ValueError):
+            continue
+        m = re.search(rf"^{stat} (\d+)$", text, re.M)
+        return max(0, used - (int(m.group(1)) if m else 0))
+    return None
+
+
 def proc_cpu_s(names=("dockerd", "containerd", "docker-proxy", "containerd-shim")):
     total = 0.0
     for p in Path("/proc").iterdir():
@@ -107,13 +122,19 @@ def proc_cpu_s(names=("dockerd", "containerd", "docker-proxy", "containerd-shim"
 
 
 class CpuMeter:
-    def __init__(self, project):
+    def __init__(self, project, watchers=None):
         self.project = project
         self.ids = containers(project)
+        # The monitoring set beside the stack (a project of its own): what watching the stack costs.
+        self.watcher_ids = containers(watchers) if watchers else {}
 
     def snapshot(self):
-        return {"t": time.monotonic(), "docker": proc_cpu_s(),
+        snap = {"t": time.monotonic(), "docker": proc_cpu_s(),
                 "containers": {cid: cgroup_cpu_ns(cid) for cid in self.ids}}
+        if self.watcher_ids:
+            snap["watchers"] = {cid: cgroup_cpu_ns(cid) for cid in self.watcher_ids}
+            snap["watchers_memory"] = {cid: cgroup_memory_bytes(cid) for cid in self.watcher_ids}
+        return snap
 
     def delta(self, a, b):
         wall = b["t"] - a["t"]
@@ -122,8 +143,16 @@ class CpuMeter:
             x, y = a["containers"].get(cid), b["containers"].get(cid)
             if x is not None and y is not None:
                 per[svc] = round((y - x) / 1e9 / wall, 3)
-        return {"stack_cores": round(sum(per.values()), 3), "per_service_cores": per,
-                "docker_daemons_cores": round((b["docker"] - a["docker"]) / wall, 3)}
+        out = {"stack_cores": round(sum(per.values()), 3), "per_service_cores": per,
+               "docker_daemons_cores": round((b["docker"] - a["docker"]) / wall, 3)}
+        if self.watcher_ids:
+            cores = sum((b["watchers"][c] - a["watchers"][c]) / 1e9 / wall for c in self.watcher_ids
+                        if a["watchers"].get(c) is not None and b["watchers"].get(c) is not None)
+            memory = [m for m in b["watchers_memory"].values() if m is not None]
+            out["monitoring"] = {"cores": round(cores, 3),
+                                 "share_of_stack": round(cores / out["stack_cores"], 3) if out["stack_cores"] else None,
+                                 "memory_mb": round(sum(memory) / 1e6, 1) if memory else None}
+        return out
 
 
 # ---------------------------------------------------------------- wrk runs
@@ -277,7 +306,7 @@ def main():
 
     ip = edge_ip(args.project)
     base = f"https://{ip}:{args.port}"
-    meter = CpuMeter(args.project)
+    meter = CpuMeter(args.project, f"{args.project}-monitoring")
     log(f"{args.name}: {base} ({', '.join(sorted(meter.ids.values()))})")
 
     # Seed: 100 items, so both stacks' list payload is the same size; find a hashed asset.

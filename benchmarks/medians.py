@@ -31,6 +31,8 @@ FIGURES = [
     ("hold: errors + non-2xx", ("hold", "tuned", "failed"), "num"),
     ("hold: connections established (min in steady state)", ("hold", "tuned", "established_min_steady"), "num"),
     ("hold: load generator cores", ("hold", "tuned", "loadgen_cores"), "num"),
+    ("hold: monitoring set, share of the stack's CPU", ("hold", "tuned", "monitoring", "share_of_stack"), "num"),
+    ("hold: monitoring set, memory MB", ("hold", "tuned", "monitoring", "memory_mb"), "num"),
     ("sweep: highest passing API rate, req/s", ("sweep_best_rate",), "num"),
 ]
 for sc in SCEN:

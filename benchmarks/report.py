@@ -30,7 +30,8 @@ def row(r):
             "throughput_rps": r["throughput_rps"], "target_rps": r.get("target_rate"),
             "error_rate": r["error_rate"], "errors": r["error_count"], "non_2xx": r["non_2xx"],
             "loadgen_cores": r["loadgen_cores"], "stack_cores": r["stack_cores"],
-            "docker_daemons_cores": r["docker_daemons_cores"], "connections": r["connections"]}
+            "docker_daemons_cores": r["docker_daemons_cores"], "connections": r["connections"],
+            **({"monitoring": r["monitoring"]} if r.get("monitoring") else {})}
 
 
 def compare(t, b):
@@ -141,6 +142,18 @@ def markdown(s):
         if rr:
             lines.append(f"| **tuned/baseline** | | | | | {fmt(rr['throughput_rps'])} | {fmt(rr['p50_ms'])} | "
                          f"{fmt(rr['p95_ms'])} | {fmt(rr['p99_ms'])} | {fmt(rr['max_ms'])} | | | | |")
+        lines.append("")
+    watched = [(f"{kind} {sc}", c["tuned"]["monitoring"]) for kind in ("open_model", "capacity")
+               for sc, c in s[kind].items() if c.get("tuned") and c["tuned"].get("monitoring")]
+    if (s.get("hold") or {}).get("tuned", {}).get("monitoring"):
+        watched.append(("hold", s["hold"]["tuned"]["monitoring"]))
+    if watched:
+        lines += ["### The monitoring set's own cost during the tuned runs (target: < 10 % of the stack's CPU)", "",
+                  "| run | monitoring cores | share of the stack's CPU | monitoring memory MB (working set) |",
+                  "| --- | ---: | ---: | ---: |"]
+        for label, m in watched:
+            share = f"{m['share_of_stack']:.1%}" if m["share_of_stack"] is not None else "–"
+            lines.append(f"| {label} | {fmt(m['cores'])} | {share} | {fmt(m['memory_mb'])} |")
         lines.append("")
     d = s.get("deploy")
     if d:

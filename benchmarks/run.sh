@@ -32,8 +32,10 @@ tuned_compose() { docker compose -p "$TUNED" --project-directory "$TUNED_DIR" "$
 base_compose() { docker compose -p "$BASE" --project-directory "$BASE_DIR" "$@"; }
 
 teardown() {
+  [ -f "$TUNED_DIR/monitoring/compose.yaml" ] && { docker compose -p "$TUNED-monitoring" --project-directory "$TUNED_DIR/monitoring" down -v --remove-orphans || true; }
   [ -f "$TUNED_DIR/compose.yaml" ] && { tuned_compose unpause >/dev/null 2>&1 || true; tuned_compose down -v --remove-orphans || true; }
   [ -f "$BASE_DIR/compose.yaml" ] && { base_compose unpause >/dev/null 2>&1 || true; base_compose down -v --remove-orphans || true; }
+  docker network rm "${TUNED}_metrics" >/dev/null 2>&1 || true
   return 0
 }
 
@@ -76,6 +78,10 @@ phase_deploy() {
   log "no-change re-run of the deploy playbook"
   timed_playbook "$RES/.deploy-rerun.json" "$RES/deploy-rerun.log" \
     ansible-playbook playbooks/deploy.yml -i local -e @benchmarks/tuned-vars.yml
+
+  log "monitoring set of $TUNED (playbooks/monitoring.yml): its own CPU and memory are measured during the load"
+  ansible-playbook playbooks/monitoring.yml -i local -e @benchmarks/tuned-vars.yml >"$RES/monitoring-playbook.log" 2>&1 \
+    || { tail -40 "$RES/monitoring-playbook.log"; exit 1; }
 
   log "baseline $BASE from benchmarks/baseline/compose.yaml"
   mkdir -p "$BASE_DIR/tls"

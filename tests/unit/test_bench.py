@@ -334,6 +334,35 @@ def test_container_cpu_from_cgroup_v1_and_v2(fake_root):
     assert bench.cgroup_cpu_ns("gone") is None
 
 
+def test_container_working_set_from_cgroup_v1_and_v2(fake_root):
+    _write(fake_root, f"sys/fs/cgroup/memory/docker/{CID_EDGE}/memory.usage_in_bytes", "50000000\n")
+    _write(fake_root, f"sys/fs/cgroup/memory/docker/{CID_EDGE}/memory.stat", "cache 9\ntotal_inactive_file 20000000\n")
+    _write(fake_root, f"sys/fs/cgroup/system.slice/docker-{CID_OLD}.scope/memory.current", "3000\n")
+    _write(fake_root, f"sys/fs/cgroup/system.slice/docker-{CID_OLD}.scope/memory.stat", "anon 2000\ninactive_file 1000\n")
+    assert bench.cgroup_memory_bytes(CID_EDGE) == 30_000_000  # the page cache it could drop is not counted
+    assert bench.cgroup_memory_bytes(CID_OLD) == 2000
+    assert bench.cgroup_memory_bytes("gone") is None
+
+
+def test_cpu_meter_reports_the_monitoring_set_apart_from_the_stack(monkeypatch):
+    projects = {"bench-tuned": {"c1": "backend"}, "bench-tuned-monitoring": {"m1": "prometheus", "m2": "node-exporter"}}
+    monkeypatch.setattr(bench, "containers", lambda project: projects[project])
+    monkeypatch.setattr(bench, "proc_cpu_s", lambda: 1.0)
+    monkeypatch.setattr(bench, "cgroup_memory_bytes", lambda cid: {"m1": 60_000_000, "m2": None}[cid])
+    meter = bench.CpuMeter("bench-tuned", "bench-tuned-monitoring")
+    monkeypatch.setattr(bench, "cgroup_cpu_ns", lambda cid: 0)
+    a = meter.snapshot()
+    b = {"t": a["t"] + 10, "docker": 1.0, "containers": {"c1": 20_000_000_000},
+         "watchers": {"m1": 1_000_000_000, "m2": 500_000_000}, "watchers_memory": {"m1": 60_000_000, "m2": None}}
+    delta = meter.delta(a, b)
+    assert delta["stack_cores"] == 2.0 and delta["per_service_cores"] == {"backend": 2.0}  # the set is not the stack
+    assert delta["monitoring"] == {"cores": 0.15, "share_of_stack": 0.075, "memory_mb": 60.0}
+    # A stack without a monitoring set (the baseline): no such figure.
+    monkeypatch.setattr(bench, "containers", lambda project: projects.get(project, {}))
+    assert "monitoring" not in bench.CpuMeter("bench-baseline", "bench-baseline-monitoring").delta(
+        {"t": 0, "docker": 0, "containers": {}}, {"t": 1, "docker": 0, "containers": {}})
+
+
 def _stat(pid, comm, utime, stime):
     # /proc/<pid>/stat: pid (comm) state ppid ... field 14 utime, 15 stime (clock ticks)
     rest = ["S", "1", "1", "1", "0", "-1", "4194560", "100", "0", "0", "0", str(utime), str(stime), "0", "0"]
@@ -411,8 +440,8 @@ class Stack:
             return 200, {"/": index, "/api/items": '[{"id": 1}]'}[path]
 
         class Meter:
-            def __init__(self, project):
-                assert project == "bench-tuned"
+            def __init__(self, project, watchers):
+                assert (project, watchers) == ("bench-tuned", "bench-tuned-monitoring")
                 self.ids = {"c1": "edge", "c2": "backend"}
 
         def wrk(meter, base, ip, port, label, conns, duration, paths, think_ms=0, method="GET", body=None,

@@ -274,3 +274,18 @@ def test_plots_without_sweep_and_with_a_missing_stack(plotted):
     assert [b[2]["label"] for b in db_bars] == ["baseline"]  # only the stack that has a result
     assert "db @ 600 req/s" in [args[0] for _, args, _ in _calls(log, "set_title")]
     assert bars[-1][2]["label"] == "baseline" and bars[-1][1][1] == [2324.5, 2324.5, 2324.5, 0]
+
+
+def test_the_monitoring_sets_cost_is_tabled_per_tuned_run(res, no_matplotlib, capsys):
+    watched = {"cores": 0.02, "share_of_stack": 0.031, "memory_mb": 151.2}
+    tuned = stack_result("tuned", 1.0, hold={**HOLD_TUNED, "monitoring": watched})
+    tuned["capacity"]["db"]["monitoring"] = {"cores": 0.05, "share_of_stack": 0.052, "memory_mb": 160.0}
+    _write(res, "tuned.json", tuned)
+    _write(res, "baseline.json", stack_result("baseline", 2.0))
+    report.main()
+    md = (res / "summary.md").read_text().splitlines()
+    assert "### The monitoring set's own cost during the tuned runs (target: < 10 % of the stack's CPU)" in md
+    assert "| capacity db | 0.05 | 5.2% | 160 |" in md and "| hold | 0.02 | 3.1% | 151.2 |" in md
+    summary = json.loads((res / "summary.json").read_text())
+    assert summary["hold"]["tuned"]["monitoring"] == watched
+    assert "monitoring" not in summary["capacity"]["db"]["baseline"]
