@@ -13,7 +13,8 @@ sys.path.insert(0, str(ROLES / "compose_stack" / "filter_plugins"))
 import stack_filters  # noqa: E402
 
 # What compose_stack's preflight decides on a host (tasks/preflight.yml).
-PASSWORDS = {"postgres": "p" * 40, "redis": "r" * 40, "db_migrator": "m" * 40, "db_runtime": "u" * 40}
+PASSWORDS = {"postgres": "p" * 40, "redis": "r" * 40, "db_migrator": "m" * 40, "db_runtime": "u" * 40,
+             "db_monitor": "d" * 40, "redis_monitor": "e" * 40}
 IMAGES = {
     "edge": "deployer/nginx:1.22",
     "frontend": "demo-frontend:1.2.3",
@@ -55,8 +56,9 @@ def test_data_services_only_on_internal_networks(compose):
     nets = doc["networks"]
     assert nets["app"]["internal"] is True and nets["data"]["internal"] is True
     assert not nets["edge"].get("internal")
-    assert doc["services"]["postgres"]["networks"] == ["data"]
-    assert doc["services"]["redis"]["networks"] == ["data"]
+    # ...and the internal network its exporters read them on.
+    assert doc["services"]["postgres"]["networks"] == ["data", "metrics"]
+    assert doc["services"]["redis"]["networks"] == ["data", "metrics"]
     assert "edge" not in doc["services"]["backend"]["networks"]
 
 

@@ -11,7 +11,8 @@ import yaml
 from ansible_render import play_vars, render
 
 IMAGES = {"prometheus": "deployer/prometheus:2.42", "alertmanager": "deployer/alertmanager:0.25",
-          "node_exporter": "deployer/node_exporter:1.5", "blackbox_exporter": "deployer/blackbox_exporter:0.23"}
+          "node_exporter": "deployer/node_exporter:1.5", "blackbox_exporter": "deployer/blackbox_exporter:0.23",
+          "postgres_exporter": "deployer/postgres_exporter:0.11", "redis_exporter": "deployer/redis_exporter:1.45"}
 WEBHOOK = {"name": "ops", "webhook_configs": [{"url": "https://hooks.example.com/alert", "send_resolved": True}]}
 
 
@@ -46,7 +47,7 @@ def test_prometheus_config_and_its_rules_pass_promtool(tmp_path):
 def test_prometheus_scrapes_every_program_and_the_stack():
     config = yaml.safe_load(_render("prometheus.yml.j2"))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {"prometheus", "alertmanager", "node", "blackbox_exporter", "backend", "blackbox"}
+    assert set(jobs) == {"prometheus", "alertmanager", "node", "blackbox_exporter", "backend", "blackbox", "postgres", "redis"}
     # Every backend container (rolling releases run two), on the management port the contract names.
     assert jobs["backend"]["dns_sd_configs"] == [{"names": ["backend"], "type": "A", "port": 8081, "refresh_interval": "15s"}]
     assert jobs["backend"]["metrics_path"] == "/actuator/prometheus"
@@ -97,7 +98,8 @@ def test_networks_keep_the_exporters_and_the_stack_internal(compose):
     services = compose["services"]
     # Only the published UIs and Alertmanager's receivers have a route out.
     assert {name for name, svc in services.items() if "egress" in svc["networks"]} == {"prometheus", "alertmanager"}
-    assert {name for name, svc in services.items() if "metrics" in svc["networks"]} == {"prometheus", "blackbox-exporter"}
+    assert {name for name, svc in services.items() if "metrics" in svc["networks"]} == {
+        "prometheus", "blackbox-exporter", "postgres-exporter", "redis-exporter"}
     node = services["node-exporter"]
     assert node["volumes"] == ["/proc:/host/proc:ro", "/sys:/host/sys:ro", "/:/host/root:ro",
                                "/var/lib/prometheus/node-exporter:/textfile:ro"]
@@ -119,11 +121,25 @@ def test_the_stack_joins_the_metrics_network_only_where_it_is_watched():
 
     doc, _ = stack()
     watched = {name for name, svc in doc["services"].items() if "metrics" in svc["networks"]}
-    assert watched == {"edge", "backend"}
+    assert watched == {"edge", "backend", "postgres", "redis"}
     assert doc["networks"]["metrics"] == {"external": True, "name": "demo_metrics"}
     off, _ = stack(monitoring_enabled=False)
     assert "metrics" not in off["networks"]
     assert not any("metrics" in svc["networks"] for svc in off["services"].values())
+
+
+def test_the_exporters_log_in_with_their_own_least_privileged_logins(compose):
+    pg, redis = compose["services"]["postgres-exporter"], compose["services"]["redis-exporter"]
+    # Passwords from the files compose_stack writes, never in the environment or the command line.
+    assert pg["environment"]["DATA_SOURCE_URI"] == "postgres:5432/postgres?sslmode=disable"
+    assert pg["environment"]["DATA_SOURCE_USER"] == "monitor"
+    assert pg["environment"]["DATA_SOURCE_PASS_FILE"] == "/run/secrets/postgres_password"
+    assert "-redis.password-file=/run/secrets/redis_password.json" in redis["command"]
+    assert "-config-command=-" in redis["command"] and "-set-client-name=false" in redis["command"]
+    assert compose["secrets"] == {"postgres_password": {"file": "/opt/demo/secrets/monitoring/postgres_password"},
+                                  "redis_password.json": {"file": "/opt/demo/secrets/monitoring/redis_password.json"}}
+    # The redis_exporter address names the same key as compose_stack's JSON file.
+    assert "-redis.addr=redis://redis:6379" in redis["command"]
 
 
 def test_the_node_exporter_reads_where_pg_backup_writes():

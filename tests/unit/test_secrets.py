@@ -1,6 +1,7 @@
 """Which password each server gets (compose_stack's choose_secret filter) and how a change reaches the
 containers (the secrets digest label on the services that read them)."""
 
+import json
 import sys
 
 import pytest
@@ -86,19 +87,29 @@ def test_an_added_service_rolls_on_its_own_secrets_only(changed, replaced):
     assert (after["labels"]["io.deployer.secrets"] != before) is replaced
 
 
-def _secret_files():
-    return templar(roles=["stack", "compose_stack"]).template(trust_as_template("{{ compose_stack__secret_files }}"))
+def _secret_files(logins=True):
+    return templar(roles=["stack", "compose_stack"], extra_vars={"compose_stack_monitoring_logins": logins,
+                                                                  "compose_stack_services": "{{ stack_services }}"}).template(
+        trust_as_template("{{ compose_stack__secret_files }}"))
 
 
 def test_the_host_passwords_are_read_back_from_the_files_the_role_writes():
     table = _secret_files()
     written = [entry.get("format", "%s") % PASSWORDS[entry["password"]] for entry in table]
     assert host_passwords(table, written) == PASSWORDS
+    # The exporters' files: a Redis ACL line with no key and no CONFIG, and redis_exporter's JSON map.
+    files = dict(zip([entry["name"] for entry in table], written))
+    assert files["redis_users"] == ("user monitor on >" + "e" * 40 + " resetkeys resetchannels -@all +ping +info "
+                                    "+slowlog|get +slowlog|len +latency|latest +client|list\n")
+    assert json.loads(files["monitoring_redis_password"]) == {"redis://redis:6379": "e" * 40}
+    assert {entry["name"]: entry.get("uid") for entry in table if entry["reader"] == "monitoring"} == {
+        "monitoring_db_password": 65534, "monitoring_redis_password": 65534}
+    assert [entry["password"] for entry in _secret_files(logins=False)] == ["postgres", "redis", "db_runtime", "db_migrator", "redis"]
 
 
 def test_a_host_from_before_the_database_roles_gets_new_ones_not_the_superusers_password():
     # The single-role layout: the application read the superuser's password, and had no migrator file.
-    table = _secret_files()
+    table = _secret_files(logins=False)
     old = {"postgres_password": "p" * 40, "redis_conf": "requirepass " + "r" * 40 + "\n",
            "backend_db_password": "p" * 40, "backend_redis_password": "r" * 40}
     found = host_passwords(table, [old.get(entry["name"], "") for entry in table])

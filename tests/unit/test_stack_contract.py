@@ -28,7 +28,8 @@ def _services(**ports):
 
 def _wired(playbook, **contract):
     return {**play_vars(playbook), "container_images_refs": IMAGES,
-            "compose_stack__passwords": {"postgres": "p" * 40, "redis": "r" * 40, "db_migrator": "m" * 40, "db_runtime": "u" * 40}, **contract}
+            "compose_stack__passwords": {"postgres": "p" * 40, "redis": "r" * 40, "db_migrator": "m" * 40, "db_runtime": "u" * 40,
+                                        "db_monitor": "d" * 40, "redis_monitor": "e" * 40}, **contract}
 
 
 def _compose(**contract):

@@ -14,9 +14,9 @@ testinfra_hosts = ["ansible://deployer-host", "ansible://minimal-host"]
 
 OTHER = {"deployer-host": "minimal-host", "minimal-host": "deployer-host"}
 DOMAINS = {"deployer-host": "localhost", "minimal-host": "minimal.test"}  # stack_domains in molecule.yml
-JOBS = {"prometheus", "alertmanager", "node", "blackbox_exporter", "backend", "blackbox"}
-# Prometheus, Alertmanager, node exporter, blackbox exporter: published on loopback (the first two) or not at all.
-PORTS = (9090, 9093, 9100, 9115)
+JOBS = {"prometheus", "alertmanager", "node", "blackbox_exporter", "backend", "blackbox", "postgres", "redis"}
+# Prometheus and Alertmanager (published on loopback), the exporters (not published at all).
+PORTS = (9090, 9093, 9100, 9115, 9187, 9121)
 # Python, not curl: the minimal host has no curl.
 GET = 'python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"'
 
