@@ -36,7 +36,7 @@ def _redis(*command):
                env={"REDISCLI_AUTH": password})
 
 
-def test_the_files_are_the_exporters_only():
+def test_the_files_are_the_exporters_only(deployed):
     for name in ("postgres_password", "redis_password.json"):
         info = (SECRETS / name).stat()
         assert (info.st_uid, info.st_mode & 0o777) == (65534, 0o600), name
