@@ -24,27 +24,11 @@ def _docker_line(tag, text, when="2026-12-07T09:09:03.596759Z"):
 @pytest.fixture
 def collector(tmp_path):
     """rsyslogd in the foreground with the role's file (plus the module rsyslog.conf loads on a host)."""
-    if not os.path.exists(RSYSLOGD):
-        pytest.fail("rsyslogd missing: make setup installs rsyslog")
     logs, sock = tmp_path / "containers", tmp_path / "sock" / "syslog.sock"
     logs.mkdir()
     sock.parent.mkdir()
-    role_conf = tmp_path / "containers.conf"
-    role_conf.write_text(render("container_logs", "rsyslog.conf.j2", {
-        "container_logs_project": "shop", "container_logs_dir": str(logs), "container_logs_socket": str(sock)}))
-    main = tmp_path / "rsyslog.conf"
-    main.write_text(f'global(workDirectory="{tmp_path}")\nmodule(load="imuxsock" sysSock.use="off")\n'
-                    f'include(file="{role_conf}")\n')
-    check = subprocess.run([RSYSLOGD, "-N1", "-f", str(main)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    proc = subprocess.Popen([RSYSLOGD, "-n", "-f", str(main), "-i", str(tmp_path / "pid")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    for _ in range(100):
-        if sock.exists():
-            break
-        time.sleep(0.05)
-    client = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    client.connect(str(sock))
+    proc = _rsyslogd(tmp_path, "collector", {"container_logs_dir": str(logs), "container_logs_socket": str(sock)})
+    client = _connect(sock)
 
     def send(*datagrams):
         for datagram in datagrams:
@@ -113,7 +97,9 @@ def test_the_logs_command_reads_rotated_files_oldest_first(tmp_path):
 
 
 def _rsyslogd(tmp_path, name, variables):
-    """A second kind of rsyslogd: the role's file rendered with `variables`, in a directory of its own."""
+    """rsyslogd in the foreground with the role's file rendered with `variables`, in a directory of its own."""
+    if not os.path.exists(RSYSLOGD):
+        pytest.fail("rsyslogd missing: make setup installs rsyslog")
     home = tmp_path / name
     home.mkdir()
     conf = home / "containers.conf"
@@ -124,6 +110,17 @@ def _rsyslogd(tmp_path, name, variables):
     assert check.returncode == 0, check.stderr
     return subprocess.Popen([RSYSLOGD, "-n", "-f", str(main), "-i", str(home / "pid")],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _connect(sock):
+    """A client of the collector's datagram socket, once rsyslogd made it."""
+    for _ in range(100):
+        if sock.exists():
+            break
+        time.sleep(0.05)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    client.connect(str(sock))
+    return client
 
 
 def _free_port():
@@ -144,12 +141,7 @@ def test_lines_reach_the_central_collector_even_when_it_starts_late(tmp_path):
     remote = tmp_path / "remote"
     receiver = None
     try:
-        for _ in range(100):
-            if sock.exists():
-                break
-            time.sleep(0.05)
-        client = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        client.connect(str(sock))
+        client = _connect(sock)
         client.send(_docker_line("backend/0af7651916cd", "sent while the collector was down rid=1"))
         assert _wait_for(tmp_path / "sender-logs" / "backend.log", 1)  # kept here meanwhile
         receiver = _rsyslogd(tmp_path, "receiver", {
