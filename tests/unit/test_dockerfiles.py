@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible.template import trust_as_template
+
+from ansible_render import templar
 
 from conftest import REGISTRY_FREE, ROOT, hadolint, image_is_pinned, instructions, render_dockerfile, stages
 
@@ -257,7 +260,9 @@ REGISTRY_FREE_IMAGES = sorted(p.name for p in REGISTRY_FREE.iterdir() if (p / "D
 def test_every_registry_free_image_has_a_dockerfile_and_every_dockerfile_is_used():
     role_vars = yaml.safe_load((ROOT / "roles/container_images/vars/main.yml").read_text())
     recipes = role_vars["container_images__registry_free_recipes"]
-    dirs = {recipes.get(name, {}).get("dir", name) for name in role_vars["container_images__registry_free_names"]}
+    names = templar(["container_images"]).template(trust_as_template("{{ container_images__registry_free_names }}"))
+    assert names[-len(role_vars["container_images__monitoring"]):] == role_vars["container_images__monitoring"]
+    dirs = {recipes.get(name, {}).get("dir", name) for name in names}
     assert sorted(dirs) == REGISTRY_FREE_IMAGES
     # The shared Dockerfile takes each program from its recipe; the Prometheus set is all of it.
     assert {name for name, r in recipes.items() if r["dir"] == "prometheus-tool"} == set(
