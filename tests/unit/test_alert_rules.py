@@ -23,6 +23,7 @@ ROOT_FS = {**NODE, "mountpoint": "/", "fstype": "ext4", "device": "/dev/sda1"}
 TMP_FS = {**NODE, "mountpoint": "/run", "fstype": "tmpfs", "device": "tmpfs"}
 PG = {"job": "postgres", "instance": "postgres-exporter:9187"}
 REDIS = {"job": "redis", "instance": "redis-exporter:9121"}
+NGINX = {"job": "nginx", "instance": "nginx-exporter:9113"}
 PROBE = {"job": "blackbox", "instance": "https://app.example.com/"}
 BACKEND = {"job": "backend", "instance": "backend:8081"}
 AM = {"job": "alertmanager", "instance": "alertmanager:9093"}
@@ -74,6 +75,15 @@ CASES = {
          [(PROBE, "https://app.example.com/ serves a certificate that expires in 13d 0h 0m 0s: renewal is "
                   "failing or the edge did not load the renewed files.")]),
         ("1m", [series("probe_ssl_earliest_cert_expiry", PROBE, f"{900 + 30 * DAY}x20")], "15m"),
+    ),
+    "EdgeConnectionsDropped": (
+        # 10 connections a minute accepted, 8 handled: 10 dropped over 5 minutes.
+        ("1m", [series("nginx_connections_accepted", NGINX, "0+10x10"),
+                series("nginx_connections_handled", NGINX, "0+8x10")], "6m",
+         [(NGINX, "The edge closed 10 accepted connections without handling them in 5 minutes: nginx reached "
+                  "worker_connections or its open-file limit.")]),
+        ("1m", [series("nginx_connections_accepted", NGINX, "0+10x10"),
+                series("nginx_connections_handled", NGINX, "0+10x10")], "6m"),
     ),
     "ApiErrorBudgetFastBurn": (
         # 60 of 660 requests a minute fail: 9.1 % > 14.4 x 0.5 %.

@@ -143,6 +143,19 @@ def test_listen_backlog_and_ipv6():
         "8443 ssl http2 default_server backlog=1024", "[::]:8443 ssl http2 default_server backlog=1024"]
 
 
+def test_status_server_only_when_asked_and_only_stub_status(conf):
+    assert len(blocks(conf["conf.d/10-edge.conf"], "server")) == 2  # none by default
+    text = render_edge(edge_nginx_status_port=9145)["conf.d/10-edge.conf"]
+    servers = blocks(text, "server")
+    assert len(servers) == 3
+    status = servers[2][1]
+    assert directives(status, "listen") == ["9145"] and directives(status, "access_log") == ["off"]
+    locations = dict(blocks(status, "location"))
+    assert set(locations) == {"= /stub_status", "/"}
+    assert "stub_status;" in locations["= /stub_status"] and "deny all;" in locations["= /stub_status"]
+    assert "return 404;" in locations["/"]
+
+
 def test_http_server_redirects_except_acme(conf):
     http_server = blocks(conf["conf.d/10-edge.conf"], "server")[0][1]
     locs = dict(blocks(http_server, "location"))

@@ -12,7 +12,8 @@ from ansible_render import play_vars, render
 
 IMAGES = {"prometheus": "deployer/prometheus:2.42", "alertmanager": "deployer/alertmanager:0.25",
           "node_exporter": "deployer/node_exporter:1.5", "blackbox_exporter": "deployer/blackbox_exporter:0.23",
-          "postgres_exporter": "deployer/postgres_exporter:0.11", "redis_exporter": "deployer/redis_exporter:1.45"}
+          "postgres_exporter": "deployer/postgres_exporter:0.11", "redis_exporter": "deployer/redis_exporter:1.45",
+          "nginx_exporter": "deployer/nginx_exporter:0.11"}
 WEBHOOK = {"name": "ops", "webhook_configs": [{"url": "https://hooks.example.com/alert", "send_resolved": True}]}
 
 
@@ -47,12 +48,17 @@ def test_prometheus_config_and_its_rules_pass_promtool(tmp_path):
 def test_prometheus_scrapes_every_program_and_the_stack():
     config = yaml.safe_load(_render("prometheus.yml.j2"))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {"prometheus", "alertmanager", "node", "blackbox_exporter", "backend", "blackbox", "postgres", "redis"}
+    assert set(jobs) == {"prometheus", "alertmanager", "node", "blackbox_exporter", "backend", "blackbox", "postgres", "redis",
+                         "nginx"}
     # Every backend container (rolling releases run two), on the management port the contract names.
     assert jobs["backend"]["dns_sd_configs"] == [{"names": ["backend"], "type": "A", "port": 8081, "refresh_interval": "15s"}]
     assert jobs["backend"]["metrics_path"] == "/actuator/prometheus"
     # The probe goes to the edge's TLS port on the shared network, as the public name.
     assert jobs["blackbox"]["static_configs"] == [{"targets": ["https://edge:8443/"]}]
+    # The edge's counters: the wired status port of the edge, on the shared network.
+    compose = yaml.safe_load(_render("compose.yaml.j2"))
+    assert compose["services"]["nginx-exporter"]["command"][0] == "--nginx.scrape-uri=http://edge:9145/stub_status"
+    assert play_vars("deploy.yml")["edge_nginx_status_port"].startswith("{{")  # the same wiring gives the edge its port
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
     probe = yaml.safe_load(_render("blackbox.yml.j2", stack_domains=["shop.example.com"]))["modules"]["https_public"]
     assert probe["http"]["headers"]["Host"] == "shop.example.com"
@@ -99,7 +105,7 @@ def test_networks_keep_the_exporters_and_the_stack_internal(compose):
     # Only the published UIs and Alertmanager's receivers have a route out.
     assert {name for name, svc in services.items() if "egress" in svc["networks"]} == {"prometheus", "alertmanager"}
     assert {name for name, svc in services.items() if "metrics" in svc["networks"]} == {
-        "prometheus", "blackbox-exporter", "postgres-exporter", "redis-exporter"}
+        "prometheus", "blackbox-exporter", "postgres-exporter", "redis-exporter", "nginx-exporter"}
     node = services["node-exporter"]
     assert node["volumes"] == ["/proc:/host/proc:ro", "/sys:/host/sys:ro", "/:/host/root:ro",
                                "/var/lib/prometheus/node-exporter:/textfile:ro"]

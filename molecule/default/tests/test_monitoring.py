@@ -14,9 +14,10 @@ testinfra_hosts = ["ansible://deployer-host", "ansible://minimal-host"]
 
 OTHER = {"deployer-host": "minimal-host", "minimal-host": "deployer-host"}
 DOMAINS = {"deployer-host": "localhost", "minimal-host": "minimal.test"}  # stack_domains in molecule.yml
-JOBS = {"prometheus", "alertmanager", "node", "blackbox_exporter", "backend", "blackbox", "postgres", "redis"}
-# Prometheus and Alertmanager (published on loopback), the exporters (not published at all).
-PORTS = (9090, 9093, 9100, 9115, 9187, 9121)
+JOBS = {"prometheus", "alertmanager", "node", "blackbox_exporter", "backend", "blackbox", "postgres", "redis",
+        "nginx"}
+# Prometheus and Alertmanager (published on loopback), the exporters and the edge's status port (not published).
+PORTS = (9090, 9093, 9100, 9115, 9187, 9121, 9113, 9145)
 # Python, not curl: the minimal host has no curl.
 GET = 'python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"'
 
@@ -53,6 +54,15 @@ def test_every_target_is_up(host):
         health = {(t["labels"]["job"], t["health"], t["lastError"]) for t in targets}
         return True if {t["labels"]["job"] for t in targets} == JOBS and all(t["health"] == "up" for t in targets) else health
     _eventually(check)
+
+
+def test_the_edge_counters_come_from_its_stub_status(host):
+    # up only says the exporter answered; nginx_up says it read the edge's stub_status.
+    def read():
+        up, accepted = _query(host, "nginx_up"), _query(host, "nginx_connections_accepted")
+        return True if [r["value"][1] for r in up] == ["1"] and accepted and float(accepted[0]["value"][1]) > 0 \
+            else (up, accepted)
+    _eventually(read)
 
 
 def _served_chain_expiry(address, name):
