@@ -13,12 +13,16 @@ from ansible_render import play_vars, render
 IMAGES = {"prometheus": "deployer/prometheus:2.42", "alertmanager": "deployer/alertmanager:0.25",
           "node_exporter": "deployer/node_exporter:1.5", "blackbox_exporter": "deployer/blackbox_exporter:0.23",
           "postgres_exporter": "deployer/postgres_exporter:0.11", "redis_exporter": "deployer/redis_exporter:1.45",
-          "nginx_exporter": "deployer/nginx_exporter:0.11"}
+          "nginx_exporter": "deployer/nginx_exporter:0.11", "cadvisor": "deployer/cadvisor:0.61",
+          "haproxy": "deployer/haproxy:2.6"}
+# What the role looks up on the host: the engine (docker_host_info) and the socket (stat).
+HOST = {"monitoring__engine": {"host_info": {"DockerRootDir": "/var/lib/docker", "Driver": "overlay2"}},
+        "monitoring__socket": {"stat": {"gid": 105}}}
 WEBHOOK = {"name": "ops", "webhook_configs": [{"url": "https://hooks.example.com/alert", "send_resolved": True}]}
 
 
 def _render(template, **extra):
-    variables = {**play_vars("monitoring.yml"), "container_images_monitoring_refs": IMAGES, **extra}
+    variables = {**play_vars("monitoring.yml"), "container_images_monitoring_refs": IMAGES, **HOST, **extra}
     return render("monitoring", template, variables, roles=["stack", "container_logs", "monitoring"])
 
 
@@ -49,7 +53,7 @@ def test_prometheus_scrapes_every_program_and_the_stack():
     config = yaml.safe_load(_render("prometheus.yml.j2"))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == {"prometheus", "alertmanager", "node", "blackbox_exporter", "backend", "blackbox", "postgres", "redis",
-                         "nginx"}
+                         "nginx", "cadvisor"}
     # Every backend container (rolling releases run two), on the management port the contract names.
     assert jobs["backend"]["dns_sd_configs"] == [{"names": ["backend"], "type": "A", "port": 8081, "refresh_interval": "15s"}]
     assert jobs["backend"]["metrics_path"] == "/actuator/prometheus"
@@ -92,8 +96,9 @@ def test_every_program_is_hardened_and_limited_within_512_mb(compose):
         limits = svc["deploy"]["resources"]["limits"]
         assert limits["memory"].endswith("m") and limits["pids"] == 256, name
         total += int(limits["memory"][:-1])
-        # Go collects garbage before the kernel kills it.
-        assert int(svc["environment"]["GOMEMLIMIT"][:-3]) == int(int(limits["memory"][:-1]) * 0.8), name
+        # Go collects garbage before the kernel kills it (haproxy is C, with a fixed maxconn).
+        if name != "docker-api":
+            assert int(svc["environment"]["GOMEMLIMIT"][:-3]) == int(int(limits["memory"][:-1]) * 0.8), name
     assert total <= 512
 
 
@@ -106,6 +111,16 @@ def test_networks_keep_the_exporters_and_the_stack_internal(compose):
     assert {name for name, svc in services.items() if "egress" in svc["networks"]} == {"prometheus", "alertmanager"}
     assert {name for name, svc in services.items() if "metrics" in svc["networks"]} == {
         "prometheus", "blackbox-exporter", "postgres-exporter", "redis-exporter", "nginx-exporter"}
+    # The Docker socket is only the proxy's, on a network only cAdvisor shares.
+    assert nets["docker-api"] == {"internal": True}
+    assert {name for name, svc in services.items() if "docker-api" in svc["networks"]} == {"cadvisor", "docker-api"}
+    assert [name for name, svc in services.items() if any("docker.sock" in v for v in svc.get("volumes", []))] == [
+        "docker-api"]
+    assert services["docker-api"]["group_add"] == ["105"]
+    assert services["cadvisor"]["volumes"] == [
+        "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+        "/var/lib/docker/image/overlay2/layerdb/mounts:/var/lib/docker/image/overlay2/layerdb/mounts:ro"]
+    assert "--docker=tcp://docker-api:2375" in services["cadvisor"]["command"]
     node = services["node-exporter"]
     assert node["volumes"] == ["/proc:/host/proc:ro", "/sys:/host/sys:ro", "/:/host/root:ro",
                                "/var/lib/prometheus/node-exporter:/textfile:ro"]
@@ -156,3 +171,14 @@ def test_the_node_exporter_reads_where_pg_backup_writes():
     default = role_defaults("pg_backup")["pg_backup_textfile_dir"]
     assert templar(["stack"], play_vars("monitoring.yml")).template(wired) == default
     assert templar(["stack"], {**play_vars("monitoring.yml"), "pg_backup_textfile_dir": "/srv/metrics"}).template(wired) == "/srv/metrics"
+
+
+def test_the_docker_api_proxy_passes_only_reads_cadvisor_needs():
+    text = _render("docker-api.cfg.j2")
+    rules = [line.strip() for line in text.splitlines() if line.strip().startswith(("acl", "http-request"))]
+    assert rules == [
+        "acl read_method method GET HEAD",
+        r"acl allowed_path path_reg ^(/v1\.[0-9]{1,3})?/(_ping|version|info|containers/[0-9a-f]{64}/json)$",
+        "acl has_query query -m found",
+        "http-request deny deny_status 403 unless read_method allowed_path !has_query"]
+    assert "server dockerd /var/run/docker.sock" in text

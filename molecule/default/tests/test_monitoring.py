@@ -15,9 +15,10 @@ testinfra_hosts = ["ansible://deployer-host", "ansible://minimal-host"]
 OTHER = {"deployer-host": "minimal-host", "minimal-host": "deployer-host"}
 DOMAINS = {"deployer-host": "localhost", "minimal-host": "minimal.test"}  # stack_domains in molecule.yml
 JOBS = {"prometheus", "alertmanager", "node", "blackbox_exporter", "backend", "blackbox", "postgres", "redis",
-        "nginx"}
-# Prometheus and Alertmanager (published on loopback), the exporters and the edge's status port (not published).
-PORTS = (9090, 9093, 9100, 9115, 9187, 9121, 9113, 9145)
+        "nginx", "cadvisor"}
+# Prometheus and Alertmanager (published on loopback), the exporters, cAdvisor, the Docker API proxy and the
+# edge's status port (not published).
+PORTS = (9090, 9093, 9100, 9115, 9187, 9121, 9113, 8080, 2375, 9145)
 # Python, not curl: the minimal host has no curl.
 GET = 'python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"'
 
@@ -63,6 +64,19 @@ def test_the_edge_counters_come_from_its_stub_status(host):
         return True if [r["value"][1] for r in up] == ["1"] and accepted and float(accepted[0]["value"][1]) > 0 \
             else (up, accepted)
     _eventually(read)
+
+
+def test_every_container_of_the_stack_is_measured(host):
+    # cAdvisor on a fresh host's engine: the stack's containers by Compose service, with the limit Docker enforces.
+    def measured():
+        series = _query('container_spec_memory_limit_bytes{container_label_com_docker_compose_project="demo"}')
+        limits = {r["metric"]["container_label_com_docker_compose_service"]: float(r["value"][1]) for r in series}
+        return True if {"edge", "backend", "postgres", "redis"} <= set(limits) else limits
+    _eventually(measured)
+    backend = host.check_output("docker compose --project-directory /opt/demo ps -q backend").split()[0]
+    limit = _query('container_spec_memory_limit_bytes{container_label_com_docker_compose_project="demo",'
+                   'container_label_com_docker_compose_service="backend"}')
+    assert float(limit[0]["value"][1]) == float(host.check_output(f"docker inspect -f '{{{{.HostConfig.Memory}}}}' {backend}"))
 
 
 def _served_chain_expiry(address, name):
