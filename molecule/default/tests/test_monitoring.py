@@ -69,12 +69,12 @@ def test_the_edge_counters_come_from_its_stub_status(host):
 def test_every_container_of_the_stack_is_measured(host):
     # cAdvisor on a fresh host's engine: the stack's containers by Compose service, with the limit Docker enforces.
     def measured():
-        series = _query('container_spec_memory_limit_bytes{container_label_com_docker_compose_project="demo"}')
+        series = _query(host, 'container_spec_memory_limit_bytes{container_label_com_docker_compose_project="demo"}')
         limits = {r["metric"]["container_label_com_docker_compose_service"]: float(r["value"][1]) for r in series}
         return True if {"edge", "backend", "postgres", "redis"} <= set(limits) else limits
     _eventually(measured)
     backend = host.check_output("docker compose --project-directory /opt/demo ps -q backend").split()[0]
-    limit = _query('container_spec_memory_limit_bytes{container_label_com_docker_compose_project="demo",'
+    limit = _query(host, 'container_spec_memory_limit_bytes{container_label_com_docker_compose_project="demo",'
                    'container_label_com_docker_compose_service="backend"}')
     assert float(limit[0]["value"][1]) == float(host.check_output(f"docker inspect -f '{{{{.HostConfig.Memory}}}}' {backend}"))
 
