@@ -5,8 +5,12 @@ import json
 import socket
 import ssl
 import subprocess
+from pathlib import Path
 
 import pytest
+
+# Measured figures, next to e2e's (testinfra's -v output does not show prints).
+REPORTS = Path(__file__).resolve().parents[3] / ".cache" / "reports"
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +74,13 @@ def alert_recorder(host):
                 for alert in json.loads(line)["alerts"]]
     yield received
     host.run("docker rm -f alert-recorder")
+
+
+def report(name, data):
+    """Writes a measured figure to .cache/reports/molecule-<name>.json (and prints it)."""
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / f"molecule-{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    print(f"\n[report] {name}: {json.dumps(data)}")
 
 
 def wait_until(check, seconds, step=2):

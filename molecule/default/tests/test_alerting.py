@@ -3,7 +3,7 @@ and a resolved notice follows its restart. (A stale backup's page: test_monitori
 
 import time
 
-from conftest import wait_until
+from conftest import report, wait_until
 
 testinfra_hosts = ["ansible://deployer-host"]
 
@@ -29,7 +29,9 @@ def test_a_stopped_backend_pages_within_2_minutes_then_resolves(host, alert_reco
         assert firing[0][2]["severity"] == "critical"
         assert paged_after <= 120, f"paged {paged_after:.0f} s after the backend stopped"
     finally:
+        restarted = time.monotonic()
         host.check_output(f"{COMPOSE} start backend")
         wait_until(lambda: _backend_healthy(host), 180)
     wait_until(notice("resolved"), 120)
-    print(f"\n[alerting] BackendDown paged {paged_after:.0f} s after the stop")
+    report("backend-down-page", {"paged_after_stop_s": round(paged_after, 1), "limit_s": 120,
+                                 "resolved_after_start_s": round(time.monotonic() - restarted, 1)})

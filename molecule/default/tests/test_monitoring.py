@@ -8,7 +8,7 @@ import subprocess
 import time
 from datetime import datetime, timezone
 
-from conftest import port_open, wait_until
+from conftest import port_open, report, wait_until
 
 testinfra_hosts = ["ansible://deployer-host", "ansible://minimal-host"]
 
@@ -136,7 +136,7 @@ def test_a_stale_backup_pages(host, alert_recorder):
         assert paged[0][2]["severity"] == "critical"
     finally:
         host.run(f"rm -f {path}")
-    print(f"\n[alerting] BackupStale paged {waited:.0f} s after the stale metric appeared")
+    report(f"backup-stale-page-{host.backend.get_hostname()}", {"paged_after_metric_s": round(waited, 1), "limit_s": 120})
 
 
 def test_no_monitoring_port_is_reachable_from_the_other_host(host):
