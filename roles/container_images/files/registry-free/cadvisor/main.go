@@ -20,6 +20,7 @@ import (
 	"github.com/google/cadvisor/lib/metrics"
 	info "github.com/google/cadvisor/lib/model"
 	"github.com/google/cadvisor/lib/utils/sysfs"
+	"github.com/google/cadvisor/lib/version"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -93,6 +94,6 @@ func main() {
 		os.Exit(0)
 	}()
 	addr := fmt.Sprintf("%s:%d", *argIP, *argPort)
-	klog.Infof("Starting cAdvisor (library v0.61.0) on %s", addr)
+	klog.Infof("Starting cAdvisor (library %s) on %s", version.Version, addr) // set by the Dockerfile from go.mod
 	klog.Fatal(http.ListenAndServe(addr, mux))
 }
