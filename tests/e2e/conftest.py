@@ -9,6 +9,8 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +109,12 @@ class Load:
         time.sleep(1)
         self._stop.set()
         self._thread.join(timeout=30)
+
+
+def prometheus(expr):
+    """The result vector of `expr` from the monitoring set's Prometheus (published on loopback)."""
+    url = "http://127.0.0.1:9090/api/v1/query?query=" + urllib.parse.quote(expr)
+    return json.load(urllib.request.urlopen(url, timeout=10))["data"]["result"]
 
 
 def report(name, data):

@@ -5,10 +5,10 @@ ContainerRestarting counts), and the Docker API it reads through lets nothing bu
 import json
 import subprocess
 import time
-import urllib.parse
-import urllib.request
 
 import pytest
+
+from conftest import compose, prometheus
 
 pytestmark = pytest.mark.e2e
 
@@ -31,11 +31,6 @@ const checks = JSON.parse(process.argv[1]);
 """
 
 
-def _query(expr):
-    url = "http://127.0.0.1:9090/api/v1/query?query=" + urllib.parse.quote(expr)
-    return json.load(urllib.request.urlopen(url, timeout=10))["data"]["result"]
-
-
 def _eventually(read, seconds=90):
     deadline, last = time.time() + seconds, None
     while time.time() < deadline:
@@ -54,35 +49,33 @@ def test_every_service_of_the_stack_is_measured_under_its_compose_name(deployed)
     stack = {"edge", "frontend", "backend", "postgres", "redis"}
 
     def measured():
-        series = _query('container_memory_working_set_bytes{container_label_com_docker_compose_project="demo"}')
+        series = prometheus('container_memory_working_set_bytes{container_label_com_docker_compose_project="demo"}')
         return {r["metric"]["container_label_com_docker_compose_service"] for r in series} >= stack
     _eventually(measured)
-    cpu = _eventually(lambda: _query(
+    cpu = _eventually(lambda: prometheus(
         'rate(container_cpu_usage_seconds_total{container_label_com_docker_compose_project="demo",container_label_com_docker_compose_service="backend"}[1m]) > 0'))
     assert all(float(r["value"][1]) < 2 for r in cpu)  # cores, on a 2-core machine
     # The limit cAdvisor reports is the one Docker enforces on the backend.
-    backend = subprocess.check_output(["docker", "compose", "--project-directory", "/opt/demo", "ps", "-q", "backend"],
-                                      text=True).split()[0]
+    backend = compose("ps", "-q", "backend").split()[0]
     name = _inspect(backend, "{{.Name}}").lstrip("/")
-    limit = _query(f'container_spec_memory_limit_bytes{{name="{name}"}}')
+    limit = prometheus(f'container_spec_memory_limit_bytes{{name="{name}"}}')
     assert [float(r["value"][1]) for r in limit] == [float(_inspect(backend, "{{.HostConfig.Memory}}"))]
 
 
 def test_a_restart_shows_as_a_new_start_time(deployed):
     name = "demo-monitoring-nginx-exporter-1"  # harmless to restart: nothing depends on it
-    before = _eventually(lambda: _query(f'container_start_time_seconds{{name="{name}"}}'))[0]["value"][1]
+    before = _eventually(lambda: prometheus(f'container_start_time_seconds{{name="{name}"}}'))[0]["value"][1]
     subprocess.run(["docker", "restart", name], check=True, capture_output=True, timeout=60)
     started = _inspect(name, "{{.State.StartedAt}}")
-    after = _eventually(lambda: [r for r in _query(f'container_start_time_seconds{{name="{name}"}}')
+    after = _eventually(lambda: [r for r in prometheus(f'container_start_time_seconds{{name="{name}"}}')
                                  if r["value"][1] != before])
     assert float(after[0]["value"][1]) > float(before)
-    changes = _eventually(lambda: _query(f'changes(container_start_time_seconds{{name="{name}"}}[10m]) >= 1'))
+    changes = _eventually(lambda: prometheus(f'changes(container_start_time_seconds{{name="{name}"}}[10m]) >= 1'))
     assert changes, started
 
 
 def test_the_docker_api_proxy_passes_only_what_cadvisor_reads(deployed):
-    backend = subprocess.check_output(["docker", "compose", "--project-directory", "/opt/demo", "ps", "-q", "--no-trunc",
-                                       "backend"], text=True).split()[0]
+    backend = compose("ps", "-q", "--no-trunc", "backend").split()[0]
     checks = {("GET", "/_ping"): 200, ("GET", "/v1.41/version"): 200, ("GET", "/info"): 200,
               ("GET", f"/containers/{backend}/json"): 200,
               ("GET", f"/containers/{backend}/json?size=1"): 403, ("GET", "/containers/json"): 403,

@@ -5,13 +5,11 @@ import json
 import os
 import subprocess
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import STACK_DIR
+from conftest import STACK_DIR, prometheus
 
 pytestmark = pytest.mark.e2e
 
@@ -62,9 +60,7 @@ def test_the_redis_login_reads_info_not_keys_or_config(deployed):
 
 def test_prometheus_scrapes_both_datastores_through_them(deployed):
     def value(expr):
-        url = "http://127.0.0.1:9090/api/v1/query?query=" + urllib.parse.quote(expr)
-        result = json.load(urllib.request.urlopen(url, timeout=10))["data"]["result"]
-        return [r["value"][1] for r in result]
+        return [r["value"][1] for r in prometheus(expr)]
     deadline = time.time() + 90
     while time.time() < deadline and (value("pg_up") != ["1"] or value("redis_up") != ["1"]):
         time.sleep(3)
