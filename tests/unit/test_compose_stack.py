@@ -263,3 +263,17 @@ def test_failed_containers_are_the_unhealthy_ones_of_another_definition():
         "w|worker|zzz|Up 1 minute",                          # a service the live file no longer has: goes
     ]
     assert stack_filters.failed_containers(ps, hashes) == ["b-new", "b-boot", "b-dead", "w"]
+
+
+def test_unready_containers_are_those_not_up_or_not_yet_healthy():
+    containers = [
+        {"Names": ["/demo-backend-1"], "Status": "Up 5 minutes (healthy)"},
+        {"Names": ["/demo-backend-2"], "Status": "Up 41 seconds (health: starting)"},  # what compose let through
+        {"Names": ["/demo-backend-3"], "Status": "Up 2 minutes (unhealthy)"},
+        {"Names": ["/demo-worker-1"], "Status": "Up 1 minute"},  # no health check: up is ready
+        {"Names": ["/demo-worker-2"], "Status": "Restarting (1) 2 seconds ago"},
+        {"Names": ["/demo-edge-1"], "Status": "Exited (0) 3 seconds ago"},
+    ]
+    assert stack_filters.unready_containers(containers) == [
+        "demo-backend-2: Up 41 seconds (health: starting)", "demo-backend-3: Up 2 minutes (unhealthy)",
+        "demo-worker-2: Restarting (1) 2 seconds ago", "demo-edge-1: Exited (0) 3 seconds ago"]

@@ -116,6 +116,18 @@ def failed_containers(ps_lines, hash_lines):
     return failed
 
 
+def unready_containers(containers):
+    """"<name>: <status>" of each container (docker_host_info's list) that is not up and, when it has a
+    health check, healthy: Compose's `--wait` can return 0 at its timeout with a container still
+    "health: starting" (compose v2.40 waitDependencies ends its poll on the deadline without an error)."""
+    unready = []
+    for container in containers:
+        status = container["Status"]
+        if not status.startswith("Up") or "(health: starting)" in status or "(unhealthy)" in status:
+            unready.append(f"{container['Names'][0].lstrip('/')}: {status}")
+    return unready
+
+
 def service_images(services):
     """{service: the image it runs}: its own, or another service's (`image: backend` for a worker)."""
     return {service["name"]: service.get("image") or service["name"] for service in services}
@@ -198,6 +210,7 @@ class FilterModule:
             "releases_to_prune": releases_to_prune,
             "release_history": release_history,
             "failed_containers": failed_containers,
+            "unready_containers": unready_containers,
             "service_images": service_images,
             "choose_secret": choose_secret,
             "host_passwords": host_passwords,
