@@ -32,7 +32,8 @@ lint: ## yamllint, ansible-lint (production profile), syntax check, shellcheck
 	shellcheck $(SHELL_SCRIPTS)
 	ansible-lint --profile production
 	ansible-playbook --syntax-check site.yml -i local
-	ansible-playbook --syntax-check playbooks/rollback.yml playbooks/restore.yml playbooks/maintenance.yml playbooks/down.yml -i local
+	ansible-playbook --syntax-check playbooks/rollback.yml playbooks/restore.yml playbooks/maintenance.yml playbooks/status.yml \
+	  playbooks/down.yml -i local
 
 unit: ## Fast tests: templates, filters, Dockerfiles, scripts, benchmark code; its Python's coverage >= 80 % (.coveragerc)
 	pytest -q --cov --cov-report=term tests/unit
