@@ -65,13 +65,15 @@ def _utc_now():
 
 @dataclass
 class Load:
-    """Paced background traffic (page + API reads) that counts what failed."""
+    """Paced background traffic (page + API reads) that counts what failed. An API path answered by anything
+    but the API (not JSON: the SPA's index.html, say) reached the wrong service and counts as failed."""
 
     rate: float = 10.0
     paths: tuple = ("/api/items", "/", "/api/info")
     ok: int = 0
     failures: list = field(default_factory=list)
     successes: list = field(default_factory=list)  # monotonic times of answered requests
+    failure_times: list = field(default_factory=list)  # monotonic times of failed ones
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _run(self):
@@ -83,14 +85,20 @@ class Load:
             path = paths[i % len(paths)]
             i += 1
             try:
-                status, _, _ = request("GET", path, timeout=10)
-                if status == 200:
+                status, headers, _ = request("GET", path, timeout=10)
+                if status != 200:
+                    failure = f"{path}: HTTP {status}"
+                elif path.startswith("/api/") and "json" not in headers.get("content-type", ""):
+                    failure = f"{path}: answered by another service ({headers.get('content-type')})"
+                else:
+                    failure = None
                     self.ok += 1
                     self.successes.append(time.monotonic())
-                else:
-                    self.failures.append(f"{path}: HTTP {status} at {_utc_now()}")
             except Exception as exc:  # noqa: BLE001 - every failure counts
-                self.failures.append(f"{path}: {type(exc).__name__}: {exc} at {_utc_now()}")
+                failure = f"{path}: {type(exc).__name__}: {exc}"
+            if failure:
+                self.failures.append(f"{failure} at {_utc_now()}")
+                self.failure_times.append(time.monotonic())
             time.sleep(max(0.0, 1.0 / self.rate - (time.monotonic() - started)))
 
     @property

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import yaml
 from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import filter_loader
+from ansible.plugins.loader import filter_loader, init_plugin_loader
 from ansible.template import Templar, trust_as_template
+
+# Collections (ansible.builtin included) become importable, so templates may use lookups as in a play.
+init_plugin_loader()
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ROOT / "roles"

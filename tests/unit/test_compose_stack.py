@@ -1,5 +1,6 @@
 """The rendered compose.yaml: topology, hardening, limits and secret handling."""
 
+import hashlib
 import re
 import sys
 from pathlib import Path
@@ -54,7 +55,7 @@ def test_only_edge_publishes_ports(compose):
 def test_data_services_only_on_internal_networks(compose):
     doc, _ = compose
     nets = doc["networks"]
-    assert nets["app"]["internal"] is True and nets["data"]["internal"] is True
+    assert all(nets[name]["internal"] is True for name in ("web", "api", "app", "data"))
     assert not nets["edge"].get("internal")
     # ...and the internal network its exporters read them on.
     assert doc["services"]["postgres"]["networks"] == ["data", "metrics"]
@@ -181,7 +182,16 @@ def test_health_probes_are_http_over_dev_tcp(compose):
 
 
 def test_frontend_is_internal_only(compose):
-    assert compose[0]["services"]["frontend"]["networks"] == ["app"]
+    assert compose[0]["services"]["frontend"]["networks"] == ["web"]
+
+
+def test_each_proxied_service_shares_a_network_with_the_edge_alone(compose):
+    """An address the edge still holds (its servers are resolved at reload) can only be one of that service's
+    containers: on `web` and `api`, no other service can be given it."""
+    services = compose[0]["services"]
+    members = {net: {name for name, svc in services.items() if net in svc["networks"]} for net in ("web", "api")}
+    assert members == {"web": {"edge", "frontend"}, "api": {"edge", "backend"}}
+    assert "app" not in services["edge"]["networks"]
 
 
 INJECTIONS = ['x"\n    privileged: true\n    y: "', "a: b\nprivileged: true", "'; privileged: true", "{privileged: true}", "$HOME ${X} \\n"]
@@ -277,3 +287,28 @@ def test_unready_containers_are_those_not_up_or_not_yet_healthy():
     assert stack_filters.unready_containers(containers) == [
         "demo-backend-2: Up 41 seconds (health: starting)", "demo-backend-3: Up 2 minutes (unhealthy)",
         "demo-worker-2: Restarting (1) 2 seconds ago", "demo-edge-1: Exited (0) 3 seconds ago"]
+
+
+def test_rolling_servers_are_the_containers_addresses_on_the_edge_network():
+    inspected = [{"Name": "/demo-backend-2", "NetworkSettings": {"Networks": {"demo_api": {"IPAddress": "172.20.0.7"},
+                                                                               "demo_data": {"IPAddress": "172.21.0.3"}}}},
+                 {"Name": "/demo-backend-3", "NetworkSettings": {"Networks": {"demo_api": {"IPAddress": "172.20.0.8"}}}}]
+    assert stack_filters.upstream_servers(inspected, "demo_api", 8080) == (
+        "server 172.20.0.7:8080 max_fails=3 fail_timeout=10s;\n"
+        "server 172.20.0.8:8080 max_fails=3 fail_timeout=10s;\n")
+    with pytest.raises(ValueError, match="demo-backend-3 has no address on network demo_data"):
+        stack_filters.upstream_servers(inspected, "demo_data", 8080)
+    # A stack from before the edge had a network per service: its old containers are left out.
+    assert stack_filters.upstream_servers(inspected, "demo_data", 8080, required=False) == (
+        "server 172.21.0.3:8080 max_fails=3 fail_timeout=10s;\n")
+
+
+def test_the_edge_runs_nginx_under_the_address_follower(compose):
+    doc, _ = compose
+    edge = doc["services"]["edge"]
+    assert edge["entrypoint"] == ["/bin/sh", "/usr/local/lib/edge-follow", "1"]
+    assert "command" not in edge, "an entrypoint clears the image's command: the follower starts nginx itself"
+    assert "./bin/edge-follow:/usr/local/lib/edge-follow:ro" in edge["volumes"]
+    script = (ROLES / "compose_stack" / "files" / "edge-follow").read_bytes()
+    assert edge["labels"]["io.deployer.edge-follow"] == hashlib.sha256(script).hexdigest()
+    assert _render(compose_stack_edge_follow_interval=5)[0]["services"]["edge"]["entrypoint"][-1] == "5"

@@ -128,6 +128,21 @@ def unready_containers(containers):
     return unready
 
 
+def upstream_servers(inspected, network, port, required=True):
+    """nginx `server` lines for containers (`docker container inspect` output) by their address on `network`:
+    the edge's servers of a service during a rolling replacement. A container without an address there
+    fails loudly rather than leaving the edge with no server, unless not `required` (it is left out)."""
+    lines = []
+    for container in inspected:
+        address = (container["NetworkSettings"]["Networks"].get(network) or {}).get("IPAddress")
+        if not address:
+            if not required:
+                continue
+            raise ValueError(f"container {container['Name']} has no address on network {network}")
+        lines.append(f"server {address}:{port} max_fails=3 fail_timeout=10s;\n")
+    return "".join(lines)
+
+
 def service_images(services):
     """{service: the image it runs}: its own, or another service's (`image: backend` for a worker)."""
     return {service["name"]: service.get("image") or service["name"] for service in services}
@@ -211,6 +226,7 @@ class FilterModule:
             "release_history": release_history,
             "failed_containers": failed_containers,
             "unready_containers": unready_containers,
+            "upstream_servers": upstream_servers,
             "service_images": service_images,
             "choose_secret": choose_secret,
             "host_passwords": host_passwords,
