@@ -289,18 +289,23 @@ def test_unready_containers_are_those_not_up_or_not_yet_healthy():
         "demo-worker-2: Restarting (1) 2 seconds ago", "demo-edge-1: Exited (0) 3 seconds ago"]
 
 
-def test_rolling_servers_are_the_containers_addresses_on_the_edge_network():
+def test_rolling_servers_are_the_containers_addresses_on_their_network_with_the_edge():
     inspected = [{"Name": "/demo-backend-2", "NetworkSettings": {"Networks": {"demo_api": {"IPAddress": "172.20.0.7"},
-                                                                               "demo_data": {"IPAddress": "172.21.0.3"}}}},
+                                                                               "demo_app": {"IPAddress": "172.21.0.3"}}}},
                  {"Name": "/demo-backend-3", "NetworkSettings": {"Networks": {"demo_api": {"IPAddress": "172.20.0.8"}}}}]
-    assert stack_filters.upstream_servers(inspected, "demo_api", 8080) == (
+    networks = ["demo_api", "demo_app"]
+    assert stack_filters.upstream_servers(inspected, networks, 8080) == (
         "server 172.20.0.7:8080 max_fails=3 fail_timeout=10s;\n"
         "server 172.20.0.8:8080 max_fails=3 fail_timeout=10s;\n")
-    with pytest.raises(ValueError, match="demo-backend-3 has no address on network demo_data"):
-        stack_filters.upstream_servers(inspected, "demo_data", 8080)
-    # A stack from before the edge had a network per service: its old containers are left out.
-    assert stack_filters.upstream_servers(inspected, "demo_data", 8080, required=False) == (
-        "server 172.21.0.3:8080 max_fails=3 fail_timeout=10s;\n")
+    assert stack_filters.upstream_networks_used(inspected, networks) == ["demo_api"]
+    # A release from before the edge had a network per service runs its containers on `app` only: the first
+    # deploy after the upgrade replaces them, and a rollback to such a release starts them.
+    before = [{"Name": "/demo-backend-1", "NetworkSettings": {"Networks": {"demo_app": {"IPAddress": "172.21.0.9"},
+                                                                              "demo_data": {"IPAddress": "172.22.0.2"}}}}]
+    assert stack_filters.upstream_servers(before, networks, 8080) == "server 172.21.0.9:8080 max_fails=3 fail_timeout=10s;\n"
+    assert stack_filters.upstream_networks_used(before + inspected, networks) == ["demo_api", "demo_app"]
+    with pytest.raises(ValueError, match="demo-backend-1 has no address on demo_api or demo_web"):
+        stack_filters.upstream_servers(before, ["demo_api", "demo_web"], 8080)
 
 
 def test_the_edge_runs_nginx_under_the_address_follower(compose):

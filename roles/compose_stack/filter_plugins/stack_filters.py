@@ -128,19 +128,27 @@ def unready_containers(containers):
     return unready
 
 
-def upstream_servers(inspected, network, port, required=True):
-    """nginx `server` lines for containers (`docker container inspect` output) by their address on `network`:
-    the edge's servers of a service during a rolling replacement. A container without an address there
-    fails loudly rather than leaving the edge with no server, unless not `required` (it is left out)."""
-    lines = []
-    for container in inspected:
-        address = (container["NetworkSettings"]["Networks"].get(network) or {}).get("IPAddress")
-        if not address:
-            if not required:
-                continue
-            raise ValueError(f"container {container['Name']} has no address on network {network}")
-        lines.append(f"server {address}:{port} max_fails=3 fail_timeout=10s;\n")
-    return "".join(lines)
+def upstream_network(container, networks):
+    """The first of `networks` on which a container (`docker container inspect` output) has an address: the
+    network its service shares with the edge, else `app`, where a release from before the edge had a network per
+    proxied service runs it. None of them fails loudly rather than leaving the edge with no server."""
+    on = container["NetworkSettings"]["Networks"]
+    for network in networks:
+        if (on.get(network) or {}).get("IPAddress"):
+            return network
+    raise ValueError(f"container {container['Name']} has no address on {' or '.join(networks)}")
+
+
+def upstream_servers(inspected, networks, port):
+    """nginx `server` lines for containers (`docker container inspect` output), each by its address on its
+    upstream_network: the edge's servers of a service during a rolling replacement."""
+    return "".join(f"server {c['NetworkSettings']['Networks'][upstream_network(c, networks)]['IPAddress']}:{port}"
+                   " max_fails=3 fail_timeout=10s;\n" for c in inspected)
+
+
+def upstream_networks_used(inspected, networks):
+    """The networks the edge must be on to reach these containers by their upstream_network."""
+    return sorted({upstream_network(container, networks) for container in inspected})
 
 
 def service_images(services):
@@ -227,6 +235,7 @@ class FilterModule:
             "failed_containers": failed_containers,
             "unready_containers": unready_containers,
             "upstream_servers": upstream_servers,
+            "upstream_networks_used": upstream_networks_used,
             "service_images": service_images,
             "choose_secret": choose_secret,
             "host_passwords": host_passwords,
