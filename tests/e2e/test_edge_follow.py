@@ -9,10 +9,12 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import Load, compose, report
+from conftest import STACK_DIR, Load, ansible_playbook, compose, report
 
 pytestmark = pytest.mark.e2e
 
@@ -102,3 +104,55 @@ def test_the_edge_follows_a_backend_that_comes_back_on_another_address(deployed)
     finally:
         for placeholder in placeholders:
             subprocess.run(["docker", "rm", "-f", placeholder], capture_output=True, check=False)
+
+
+def _before_the_split(compose_yaml):
+    """A release's compose.yaml as this project rendered it before the edge had one network per proxied service:
+    edge, frontend and backend on `app`, nginx as the edge's own entrypoint."""
+    doc = yaml.safe_load(compose_yaml)
+    services = doc["services"]
+    edge = services["edge"]
+    del edge["entrypoint"]
+    edge["labels"].pop("io.deployer.edge-follow")
+    edge["volumes"] = [volume for volume in edge["volumes"] if "edge-follow" not in volume]
+    edge["networks"] = ["edge", "app"] + [n for n in edge["networks"] if n == "metrics"]
+    services["frontend"]["networks"] = ["app"]
+    services["backend"]["networks"] = [n for n in services["backend"]["networks"] if n != "api"]
+    for network in ("web", "api"):
+        del doc["networks"][network]
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def _networks(service):
+    (container,) = compose("ps", "-q", service).split()
+    return sorted(json.loads(_docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", container)))
+
+
+def test_a_release_from_before_the_split_rolls_back_and_forward(deployed):
+    """The path of every host deployed before the edge had a network per service: a rollback to a release recorded
+    then (its containers on `app`), and the first deploy after the upgrade. The rolling services change without a
+    failed request; the edge's definition changes, so Compose recreates it: a short outage, measured."""
+    releases = Path(STACK_DIR) / "releases"
+    state = json.loads((releases / "state.json").read_text())
+    current, old = state["current"], "0.9.9-before-split"
+    (releases / old).mkdir()
+    (releases / old / "compose.yaml").write_text(_before_the_split((releases / current / "compose.yaml").read_text()))
+    (releases / old / "images.json").write_text((releases / current / "images.json").read_text())
+    state["history"].insert(state["history"].index(current), old)
+    (releases / "state.json").write_text(json.dumps(state))
+
+    with Load(rate=10) as back:
+        ansible_playbook("playbooks/rollback.yml", "-i", "local", "-e", f"compose_stack_rollback_to={old}")
+    assert _networks("frontend") == ["demo_app"] and "demo_web" not in _networks("edge")
+    with Load(rate=10) as forward:
+        ansible_playbook("playbooks/deploy.yml", "-i", "local")
+    assert _networks("frontend") == ["demo_web"] and "demo_app" not in _networks("edge")
+    assert "demo_api" in _networks("backend") and "demo_app" in _networks("backend")
+
+    figures = {name: {"ok": load.ok, "failed": len(load.failures), "longest_gap_s": load.longest_gap,
+                      "failures": load.failures[:10]} for name, load in (("rollback", back), ("upgrade", forward))}
+    report("edge-networks-split", figures)
+    for load in (back, forward):
+        assert not [f for f in load.failures if "another service" in f], load.failures
+        # Only the edge's recreation may cost requests: one short outage, no more.
+        assert load.longest_gap <= 5, figures
