@@ -46,6 +46,15 @@ def https(ip, method, path, body=None, timeout=10, name="localhost", headers=Non
         conn.close()
 
 
+# Python, not curl: the minimal host has no curl.
+GET = 'python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"'
+
+
+def local_json(host, path, port=9090):
+    """GET http://127.0.0.1:<port><path> on the host (the monitoring set listens on its loopback only), as JSON."""
+    return json.loads(host.check_output(f"{GET} http://127.0.0.1:{port}{path}"))
+
+
 def port_open(ip, port, timeout=3):
     with socket.socket() as sock:
         sock.settimeout(timeout)

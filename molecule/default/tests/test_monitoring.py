@@ -2,13 +2,12 @@
 loaded and their alerts delivered to Alertmanager, the probe reading the certificate the edge serves,
 pg_backup's metrics through the node exporter, and no monitoring port reachable from the other host."""
 
-import json
 import shlex
 import subprocess
 import time
 from datetime import datetime, timezone
 
-from conftest import port_open, report, wait_until
+from conftest import local_json as _get, port_open, report, wait_until
 
 testinfra_hosts = ["ansible://deployer-host", "ansible://minimal-host"]
 
@@ -19,12 +18,6 @@ JOBS = {"prometheus", "alertmanager", "node", "blackbox_exporter", "backend", "b
 # Prometheus and Alertmanager (published on loopback), the exporters, cAdvisor, the Docker API proxy and the
 # edge's status port (not published).
 PORTS = (9090, 9093, 9100, 9115, 9187, 9121, 9113, 8080, 2375, 9145)
-# Python, not curl: the minimal host has no curl.
-GET = 'python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"'
-
-
-def _get(host, path, port=9090):
-    return json.loads(host.check_output(f"{GET} http://127.0.0.1:{port}{path}"))
 
 
 def _query(host, expr):

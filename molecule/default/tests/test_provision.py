@@ -99,6 +99,13 @@ def test_daemon_json(host):
     assert info["LiveRestoreEnabled"] is True
 
 
+def test_the_engine_starts_after_the_firewall_and_the_log_collector(host):
+    """At boot Docker starts the stack at once: its containers need rsyslog's socket (the syslog log driver
+    does not start a container without it) and must not be published before the firewall's policy is in place."""
+    after = host.check_output("systemctl show docker -p After --value").split()
+    assert {"nftables.service", "rsyslog.service"} <= set(after), after
+
+
 def test_docker_run_local_image(host, image):
     assert host.check_output(f"docker run --rm --entrypoint echo {image} ran-in-container") == "ran-in-container"
 
